@@ -1,0 +1,25 @@
+"""Helpers every subcommand shares: where the data lives and how a user error is reported."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["UsageError", "data_dir", "fail"]
+
+
+class UsageError(ValueError):
+    """A problem the user can fix (bad option, empty store); reported as one line, exit code 2."""
+
+
+def data_dir(args: argparse.Namespace) -> Path:
+    """``--data-dir``, else ``$UCE_DATA_DIR``, else ``./data``."""
+    chosen = getattr(args, "data_dir", None) or os.environ.get("UCE_DATA_DIR") or "data"
+    return Path(chosen).expanduser().resolve()
+
+
+def fail(message: str) -> int:
+    """Print ``error: message`` on one line to stderr and return exit code 2."""
+    print(f"error: {message.splitlines()[0] if message else 'unknown error'}", file=sys.stderr)
+    return 2

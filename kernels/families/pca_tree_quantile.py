@@ -1,0 +1,214 @@
+"""Walk-forward PCA + shallow quantile-split regression tree on the learning features.
+
+Every `refit` bars (t % refit == 0), on the last `lookback` bars' samples (labels known at t):
+  1. standardise the features and take the top `components` eigenvectors of their correlation matrix;
+  2. grow a tree of depth <= `depth` on the component scores: each node splits at the `quantile` of
+     one component's scores in the node, the component most correlated with the label there (a
+     one-pass choice: trying every component's split would cost `components` times more);
+     leaves predict their mean label (the next bar's vol-normalised return).
+Between refits the last model predicts; the position is the sign of the leaf value when it clears
++-threshold. The window's mean and covariance come from the moment bank (kernels.families.learning);
+a refit then costs an F x F eigendecomposition plus O(lookback c (F + depth)) for scores and tree.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from kernels.families.learning import (N_FEATURES, features_finite_nb, learning_bank_nb, signal_from_score_nb,
+                                        window_moments_nb)
+from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
+
+BOUNDS = (
+    GeneSpec("components", 2, 5, KIND_INT),
+    GeneSpec("depth", 2, 6, KIND_INT),
+    GeneSpec("quantile", 0.1, 0.9, KIND_FLOAT),  # split point within a node
+    GeneSpec("lookback", 100, 500, KIND_INT),  # bars of training samples
+    GeneSpec("refit", 24, 168, KIND_INT),  # bars between refits
+    GeneSpec("threshold", 0.0, 0.2, KIND_FLOAT),  # leaf value, in units of the 24-bar vol
+)
+_BOUNDS = bounds_array(BOUNDS)
+MIN_LEAF = 10  # samples; a node splits only if both children get at least this many
+MIN_SAMPLES = 4 * MIN_LEAF
+
+
+@njit(cache=True)
+def fit_pca_nb(moments: np.ndarray, out_weights: np.ndarray, out_offset: np.ndarray) -> bool:
+    """Principal axes of the standardised features from window moments (E x E, see learning.py).
+
+    Writes scores as affine maps of raw features: score_c = out_weights[c] @ x - out_offset[c]. Each
+    axis' sign is fixed (largest loading positive) so equal data always splits the same way. False
+    when the window is too small or a feature is constant over it.
+    """
+    count = moments[0, 0]
+    if count < MIN_SAMPLES:
+        return False
+    mean = moments[0, 1:N_FEATURES + 1] / count
+    cov = moments[1:N_FEATURES + 1, 1:N_FEATURES + 1] / count - np.outer(mean, mean)
+    scale = np.sqrt(np.diag(cov))
+    if not np.all(scale > 1e-12):
+        return False
+    _, vectors = np.linalg.eigh(cov / np.outer(scale, scale))  # correlation matrix; ascending eigenvalues
+    for c in range(out_weights.shape[0]):
+        axis = vectors[:, N_FEATURES - 1 - c]
+        if axis[np.argmax(np.abs(axis))] < 0.0:
+            axis = -axis
+        out_weights[c] = axis / scale
+        out_offset[c] = (out_weights[c] * mean).sum()
+    return True
+
+
+@njit(cache=True)
+def _scores_nb(x: np.ndarray, s: int, weights: np.ndarray, offset: np.ndarray, out: np.ndarray) -> None:
+    """Principal-component scores of bar s."""
+    for c in range(weights.shape[0]):
+        total = -offset[c]
+        for j in range(N_FEATURES):
+            total += weights[c, j] * x[j, s]
+        out[c] = total
+
+
+@njit(cache=True)
+def select_nb(a: np.ndarray, k: int) -> float:
+    """The k-th smallest value of `a` (0-based), by Hoare's quickselect in place: O(len(a)) on average.
+
+    The pivot is the middle element, so the result and cost are deterministic.
+    """
+    lo, hi = 0, len(a) - 1
+    while lo < hi:
+        pivot = a[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break  # j < k < i: a[k] equals the pivot
+    return a[k]
+
+
+@njit(cache=True)
+def _split_component_nb(z: np.ndarray, y: np.ndarray, order: np.ndarray, start: int, stop: int) -> int:
+    """The component whose scores are most correlated with the label over samples order[start:stop]
+    (largest |cov(z_c, y)| / std(z_c)): one pass for all components, instead of trying every split."""
+    n_comp = z.shape[1]
+    sum_z, sum_zz, sum_zy = np.zeros(n_comp), np.zeros(n_comp), np.zeros(n_comp)
+    sum_y = 0.0
+    for i in range(start, stop):
+        s = order[i]
+        sum_y += y[s]
+        for c in range(n_comp):
+            sum_z[c] += z[s, c]
+            sum_zz[c] += z[s, c] * z[s, c]
+            sum_zy[c] += z[s, c] * y[s]
+    m = stop - start
+    best_c, best_score = 0, -1.0
+    for c in range(n_comp):
+        var = sum_zz[c] - sum_z[c] * sum_z[c] / m
+        score = abs(sum_zy[c] - sum_z[c] * sum_y / m) / np.sqrt(var) if var > 0.0 else 0.0
+        if score > best_score:
+            best_c, best_score = c, score
+    return best_c
+
+
+@njit(cache=True)
+def _grow_tree_nb(z: np.ndarray, y: np.ndarray, order: np.ndarray, count: int, depth: int, quantile: float,
+                  out_comp: np.ndarray, out_thr: np.ndarray, out_value: np.ndarray) -> None:
+    """Grow a heap-indexed tree (children of node i: 2i+1, 2i+2) on samples order[:count] of (z, y).
+
+    z[i, c]: score of sample i on component c. Each node splits on its most label-correlated component
+    at that component's `quantile` within the node, if both children keep MIN_LEAF samples.
+    out_comp[i] = split component or -1 for a leaf, out_thr[i] its threshold (go left when <=),
+    out_value[i] the node's mean label. `order` is partitioned in place so that each node's samples
+    are a contiguous range [start, stop). Cost O(count * depth * components).
+    """
+    n_nodes = len(out_comp)
+    start = np.zeros(n_nodes, dtype=np.int64)
+    stop = np.zeros(n_nodes, dtype=np.int64)
+    stop[0] = count
+    buf = np.empty(count)
+    out_comp[:] = -1
+    for node in range(n_nodes):  # heap order visits parents before children
+        a, b = start[node], stop[node]
+        if b == a:
+            continue  # below a leaf
+        total = 0.0
+        for i in range(a, b):
+            total += y[order[i]]
+        out_value[node] = total / (b - a)
+        if node >= n_nodes // 2 or b - a < 2 * MIN_LEAF:  # max depth, or too small to split
+            continue
+        c = _split_component_nb(z, y, order, a, b)
+        for i in range(a, b):
+            buf[i - a] = z[order[i], c]
+        thr = select_nb(buf[:b - a], int(quantile * (b - a - 1)))
+        lo, hi = a, b - 1  # partition order[a:b]: left block z <= thr, then the rest
+        while lo <= hi:
+            if z[order[lo], c] <= thr:
+                lo += 1
+            else:
+                order[lo], order[hi] = order[hi], order[lo]
+                hi -= 1
+        if lo - a < MIN_LEAF or b - lo < MIN_LEAF:
+            continue  # ties or an extreme quantile: stays a leaf
+        out_comp[node], out_thr[node] = c, thr
+        start[2 * node + 1], stop[2 * node + 1] = a, lo
+        start[2 * node + 2], stop[2 * node + 2] = lo, b
+
+
+@njit(cache=True)
+def _predict_tree_nb(z: np.ndarray, comp: np.ndarray, thr: np.ndarray, value: np.ndarray) -> float:
+    """The leaf value reached by scores z."""
+    node = 0
+    while comp[node] >= 0:
+        node = 2 * node + 1 if z[comp[node]] <= thr[node] else 2 * node + 2
+    return value[node]
+
+
+@njit(cache=True)
+def pca_tree_quantile_from_bank_1d_nb(genes: np.ndarray, x: np.ndarray, y: np.ndarray, usable: np.ndarray,
+                                      cum: np.ndarray, out: np.ndarray) -> None:
+    """The signal from a prebuilt learning bank (features x, labels y, usable samples, moments cum)."""
+    n_comp, depth = int(param_nb(genes, _BOUNDS, 0)), int(param_nb(genes, _BOUNDS, 1))
+    quantile, lookback = param_nb(genes, _BOUNDS, 2), int(param_nb(genes, _BOUNDS, 3))
+    refit, threshold = int(param_nb(genes, _BOUNDS, 4)), param_nb(genes, _BOUNDS, 5)
+    weights, offset = np.empty((n_comp, N_FEATURES)), np.empty(n_comp)
+    z_train, y_train = np.empty((lookback, n_comp)), np.empty(lookback)  # by position in the window
+    order = np.empty(lookback, dtype=np.int64)
+    z_now = np.empty(n_comp)
+    n_nodes = 2 ** (depth + 1) - 1
+    comp, thr, value = np.full(n_nodes, -1, dtype=np.int64), np.empty(n_nodes), np.empty(n_nodes)
+    fitted = False
+    for t in range(len(out)):
+        if t % refit == 0 and fit_pca_nb(window_moments_nb(cum, t, lookback), weights, offset):
+            count = 0
+            for s in range(max(t - lookback, 0), t):  # s <= t - 1: labels known at t
+                if usable[s]:
+                    _scores_nb(x, s, weights, offset, z_train[count])
+                    y_train[count] = y[s]
+                    order[count] = count
+                    count += 1
+            _grow_tree_nb(z_train, y_train, order, count, depth, quantile, comp, thr, value)
+            fitted = True
+        if not fitted or not features_finite_nb(x, t):
+            out[t] = 0.0
+            continue
+        _scores_nb(x, t, weights, offset, z_now)
+        out[t] = signal_from_score_nb(_predict_tree_nb(z_now, comp, thr, value), threshold)
+
+
+@njit(cache=True)
+def pca_tree_quantile_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+                            close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
+    """Signal in [-1, 1] per bar (see module docstring)."""
+    x, y, usable, cum = learning_bank_nb(high, low, close, volume)
+    pca_tree_quantile_from_bank_1d_nb(genes, x, y, usable, cum, out)

@@ -1,0 +1,107 @@
+"""Typed run parameters, one model per concern; the CLI and the Prefect UI build them, nothing reads them at import."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tasks.run_dir import new_run_id
+
+__all__ = [
+    "CostConfig",
+    "EvolveConfig",
+    "RunConfig",
+    "ValidationConfig",
+    "WindowConfig",
+    "test_mode_config",
+]
+
+ValidationMode = Literal["full", "fast", "minimal"]
+KNOWN_COINS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE", "AVAX", "ARB", "OP", "MATIC", "LINK", "LTC")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CostConfig(_Frozen):
+    """Trading costs as fractions of traded notional (0.00045 = 0.045 %)."""
+
+    taker_fee: float = Field(0.00045, ge=0, le=0.01)
+    maker_fee: float = Field(0.00015, ge=-0.001, le=0.01)
+    slippage_bps: float = Field(1.0, ge=0, le=100)
+    # Hyperliquid's baseline funding (0.01 % per 8 h) per hour, used where the store has no funding history.
+    assumed_funding_rate: float = Field(0.0000125, ge=-0.01, le=0.01)
+
+
+class WindowConfig(_Frozen):
+    """Out-of-sample windows, newest last: train | validation | replay | live."""
+
+    validation_days: float = Field(365, gt=0)
+    replay_days: float = Field(90, gt=0)
+    live_days: float = Field(14, gt=0)
+    # With too little data for the day counts (test mode, the offline sample) the windows are these fractions.
+    fractions: tuple[float, float, float, float] = (0.6, 0.25, 0.1, 0.05)
+    folds: int = Field(4, ge=1, le=12, description="anchored walk-forward folds inside train")
+
+
+class EvolveConfig(_Frozen):
+    strategies: int = Field(500, ge=1, description="genomes alive per generation over all islands")
+    batch_size: int = Field(50, ge=2, description="genomes per island (one Ray task each)")
+    generations: int = Field(20, ge=1)
+    epoch_generations: int = Field(5, ge=1, description="generations per island task between migrations")
+    migrants: int = Field(2, ge=0, description="elites sent to the next island at each migration")
+    min_trades: int = Field(5, ge=0, description="per fold; fewer is penalised")
+
+    @model_validator(mode="after")
+    def _batch_fits(self) -> "EvolveConfig":
+        if self.batch_size > self.strategies:
+            raise ValueError(f"--batch-size {self.batch_size} is larger than --strategies {self.strategies}")
+        return self
+
+    @property
+    def islands(self) -> int:
+        return max(1, self.strategies // self.batch_size)
+
+
+class ValidationConfig(_Frozen):
+    mode: ValidationMode = "full"
+    min_sharpe: float = 1.0
+    max_drawdown: float = Field(0.15, gt=0, le=1, description="fraction")
+    min_win_rate: float = Field(0.40, ge=0, le=1)
+    min_trades: int = Field(30, ge=0)
+    min_score: float = Field(0.7, ge=0, le=1)
+    candidate_fraction: float = Field(0.2, gt=0, le=1, description="top share of evolved genomes serialised")
+    max_candidates: int = Field(50, ge=1)
+    max_deployed: int = Field(10, ge=1)
+
+
+class RunConfig(_Frozen):
+    run_id: str = Field(default_factory=new_run_id)
+    coins: tuple[str, ...] = ("BTC",)
+    interval: str = "1h"
+    seed: int = 42
+    hours: float = Field(4.0, gt=0, description="time budget of the whole run")
+    cost_limit: float | None = Field(None, ge=0, description="USD")
+    test_mode: bool = False
+    ray_address: str | None = None
+    evolve: EvolveConfig = EvolveConfig()
+    validation: ValidationConfig = ValidationConfig()
+    windows: WindowConfig = WindowConfig()
+    costs: CostConfig = CostConfig()
+
+    @model_validator(mode="after")
+    def _coins_known(self) -> "RunConfig":
+        if not self.coins:
+            raise ValueError("--coins is empty")
+        unknown = [c for c in self.coins if c not in KNOWN_COINS]
+        if unknown:
+            raise ValueError(f"unknown coin(s) {', '.join(unknown)}; known: {', '.join(KNOWN_COINS)}")
+        return self
+
+
+def test_mode_config(run_id: str, **overrides: object) -> RunConfig:
+    """The small, fast configuration of ``uce run --test-mode``: 50 strategies, islands of 10, 5 generations."""
+    evolve = EvolveConfig(strategies=50, batch_size=10, generations=5, epoch_generations=5, min_trades=2)
+    validation = ValidationConfig(mode="minimal", min_trades=5)
+    return RunConfig(run_id=run_id, test_mode=True, evolve=evolve, validation=validation, **overrides)

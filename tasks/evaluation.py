@@ -1,0 +1,52 @@
+"""The bridge from run data to the kernels: per-coin kernel markets and genome evaluation over bar windows."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kernels.evaluate import Costs, Market, evaluate
+from kernels.metrics import METRIC_NAMES
+from tasks.config import CostConfig
+from tasks.market_source import CoinData
+from tasks.market_store import interval_timedelta
+
+__all__ = ["evaluate_genomes", "kernel_costs", "kernel_market", "metric_index", "metrics_frame"]
+
+_SECONDS_PER_YEAR = 365.0 * 24 * 3600
+
+
+def kernel_market(coin: CoinData, interval: str, stop: int | None = None) -> Market:
+    """The coin's bars as contiguous float64 arrays, cut at ``stop`` (exclusive) so nothing later exists."""
+    c = coin.candles.iloc[:stop]
+    arrays = [np.ascontiguousarray(c[col].to_numpy(np.float64)) for col in ("open", "high", "low", "close", "volume")]
+    funding = np.ascontiguousarray(coin.funding[: len(c)], dtype=np.float64)
+    bars_per_year = _SECONDS_PER_YEAR / interval_timedelta(interval).total_seconds()
+    return Market(*arrays, funding, bars_per_year)
+
+
+def kernel_costs(costs: CostConfig) -> Costs:
+    """Market orders pay the taker fee; slippage from basis points to a fraction."""
+    return Costs(fee=costs.taker_fee, slippage=costs.slippage_bps / 10_000.0)
+
+
+def metric_index(name: str) -> int:
+    return METRIC_NAMES.index(name)
+
+
+def evaluate_genomes(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np.ndarray,
+                     costs: Costs, families_b: np.ndarray | None = None,
+                     genes_b: np.ndarray | None = None) -> np.ndarray:
+    """metrics[S, K, N_METRICS]; ensembles (families_b ≥ 0) average their two members' positions."""
+    families = np.asarray(families, dtype=np.int64)
+    genes = np.ascontiguousarray(genes, dtype=np.float64)
+    bounds = np.asarray(bounds, dtype=np.int64)
+    if families_b is None or (np.asarray(families_b) < 0).all():
+        return evaluate(market, families, genes, bounds, costs)
+    return evaluate(market, families, genes, bounds, costs,
+                    families_b=np.asarray(families_b, dtype=np.int64),
+                    genes_b=np.ascontiguousarray(genes_b, dtype=np.float64))
+
+
+def metrics_frame(metrics: np.ndarray, prefix: str = "") -> pd.DataFrame:
+    """metrics[S, N_METRICS] as named columns."""
+    return pd.DataFrame(metrics, columns=[f"{prefix}{m}" for m in METRIC_NAMES])

@@ -1,0 +1,115 @@
+"""A run's folder ``data/runs/<run_id>/``: artifact paths and the manifest that describes them.
+
+The manifest records the parameters, the data fingerprint, the code version, the seed, each stage's
+status and seconds, and the sha256 of every artifact a stage wrote. It is rewritten atomically after
+every change, so a crash leaves the last consistent manifest.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tasks.atomic import file_sha256, write_json_atomic
+
+__all__ = ["RunDir", "STAGES", "code_version", "new_run_id"]
+
+STAGES = ("evolve", "serialize", "validate", "deploy")
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def code_version() -> str:
+    """The package version plus the git commit when running from a checkout."""
+    version = metadata.version("ultra-compressed-evolution")
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{version}+{commit}" if commit else version
+
+
+@dataclass(frozen=True)
+class RunDir:
+    root: Path
+
+    @classmethod
+    def for_run(cls, data_dir: Path, run_id: str) -> "RunDir":
+        if not _RUN_ID_RE.match(run_id):
+            raise ValueError(f"run id {run_id!r} is not valid: use letters, digits, '_', '-', '.' (≤ 80)")
+        return cls(Path(data_dir) / "runs" / run_id)
+
+    @property
+    def run_id(self) -> str:
+        return self.root.name
+
+    # Artifacts, as DESIGN.md names them.
+    @property
+    def evolved(self) -> Path:
+        return self.root / "evolved.parquet"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events.parquet"
+
+    @property
+    def strategies(self) -> Path:
+        return self.root / "strategies"
+
+    @property
+    def candidates(self) -> Path:
+        return self.root / "candidates.parquet"
+
+    @property
+    def validated(self) -> Path:
+        return self.root / "validated.parquet"
+
+    @property
+    def deployed(self) -> Path:
+        return self.root / "deployed.parquet"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.json"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    def manifest(self) -> dict[str, Any]:
+        if not self.manifest_path.exists():
+            return {}
+        return json.loads(self.manifest_path.read_text())
+
+    def update_manifest(self, **fields: Any) -> dict[str, Any]:
+        manifest = self.manifest() | fields
+        write_json_atomic(manifest, self.manifest_path)
+        return manifest
+
+    def record_stage(self, stage: str, status: str, *, seconds: float | None = None,
+                     artifacts: tuple[Path, ...] = (), error: str | None = None, **extra: Any) -> None:
+        """Mark ``stage`` running / completed / failed, with its timing and the hashes of what it wrote."""
+        manifest = self.manifest()
+        stages = manifest.setdefault("stages", {})
+        entry: dict[str, Any] = {"status": status, "updated": time.time()}
+        if seconds is not None:
+            entry["seconds"] = round(seconds, 3)
+        if artifacts:
+            entry["artifacts"] = {str(p.relative_to(self.root)): file_sha256(p) for p in artifacts}
+        if error:
+            entry["error"] = error
+        entry.update(extra)
+        stages[stage] = entry
+        write_json_atomic(manifest, self.manifest_path)

@@ -1,0 +1,273 @@
+"""Each causal indicator against an independent reference (pandas rolling/ewm or a slow python loop)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kernels import indicators as ind
+
+N = 300
+
+
+def _series(seed: int = 0, n: int = N) -> tuple[np.ndarray, ...]:
+    """A random-walk OHLCV with prices far from zero (cancellation-prone) and some zero-volume bars."""
+    rng = np.random.default_rng(seed)
+    close = 30_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    high = np.maximum(open_, close) * (1.0 + rng.uniform(0.0, 0.005, n))
+    low = np.minimum(open_, close) * (1.0 - rng.uniform(0.0, 0.005, n))
+    volume = rng.uniform(0.0, 100.0, n) * (rng.uniform(size=n) > 0.1)
+    return open_, high, low, close, volume
+
+
+def _run(fn, *args, n_out: int = 1, n: int = N):
+    outs = [np.full(n, -123.0) for _ in range(n_out)]  # sentinel: every bar must be written
+    fn(*args, *outs)
+    return outs[0] if n_out == 1 else outs
+
+
+def _close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-9, atol: float = 1e-9) -> None:
+    np.testing.assert_allclose(actual, np.asarray(expected, dtype=float), rtol=rtol, atol=atol, equal_nan=True)
+
+
+WINDOWS = [1, 2, 14, 50, N, N + 7]  # N + 7: longer than the data -> all NaN
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_ema_matches_pandas_ewm(window):
+    close = _series()[3]
+    expected = pd.Series(close).ewm(span=window, adjust=False, min_periods=window).mean()
+    _close(_run(ind.ema_1d_nb, close, window), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_sma_matches_pandas_rolling_mean(window):
+    close = _series()[3]
+    _close(_run(ind.sma_1d_nb, close, window), pd.Series(close).rolling(window).mean(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_rolling_std_matches_pandas(window, ddof):
+    close = _series()[3]
+    expected = pd.Series(close).rolling(window).std(ddof=ddof)
+    if window - ddof < 1:
+        expected[:] = np.nan
+    _close(_run(ind.rolling_std_1d_nb, close, window, ddof), expected, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("window", [2, 20, N + 1])
+def test_zscore_matches_pandas(window):
+    close = _series()[3]
+    s = pd.Series(close).rolling(window)
+    _close(_run(ind.zscore_1d_nb, close, window, 1), (close - s.mean()) / s.std(ddof=1), rtol=1e-6)
+
+
+def test_zscore_is_nan_on_a_flat_window():
+    x = np.r_[np.ones(10), 2.0]
+    out = _run(ind.zscore_1d_nb, x, 5, 0, n=11)
+    assert np.isnan(out[:10]).all() and out[10] > 0
+
+
+@pytest.mark.parametrize("window", [1, 24, N - 1, N + 3])
+def test_realized_vol_matches_pandas(window):
+    close = _series()[3]
+    r2 = pd.Series(np.log(close)).diff() ** 2
+    _close(_run(ind.realized_vol_1d_nb, close, window), np.sqrt(r2.rolling(window).mean()), rtol=1e-8)
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_rolling_max_min_matches_pandas(window):
+    _, high, low, _, _ = _series()
+    out_max, out_min = _run(ind.rolling_max_min_1d_nb, high, low, window, n_out=2)
+    _close(out_max, pd.Series(high).rolling(window).max(), rtol=0)
+    _close(out_min, pd.Series(low).rolling(window).min(), rtol=0)
+
+
+def test_rolling_max_handles_ties_and_monotone_runs():
+    x = np.array([3.0, 3.0, 2.0, 2.0, 5.0, 5.0, 1.0, 0.0, 0.0, 4.0])
+    out_max, out_min = _run(ind.rolling_max_min_1d_nb, x, x, 3, n_out=2, n=10)
+    _close(out_max, pd.Series(x).rolling(3).max(), rtol=0)
+    _close(out_min, pd.Series(x).rolling(3).min(), rtol=0)
+
+
+@pytest.mark.parametrize("window", [1, 20, N - 1, N + 5])
+def test_donchian_uses_only_previous_bars(window):
+    _, high, low, _, _ = _series()
+    upper, lower = _run(ind.donchian_1d_nb, high, low, window, n_out=2)
+    _close(upper, pd.Series(high).rolling(window).max().shift(1), rtol=0)
+    _close(lower, pd.Series(low).rolling(window).min().shift(1), rtol=0)
+
+
+def _rsi_loop(close: np.ndarray, window: int) -> np.ndarray:
+    out = np.full(len(close), np.nan)
+    change = np.diff(close)
+    if len(change) < window:
+        return out
+    gain = np.mean(np.maximum(change[:window], 0))
+    loss = np.mean(np.maximum(-change[:window], 0))
+    for t in range(window, len(close)):
+        if t > window:
+            gain = (gain * (window - 1) + max(change[t - 1], 0)) / window
+            loss = (loss * (window - 1) + max(-change[t - 1], 0)) / window
+        out[t] = 50.0 if gain + loss == 0 else 100.0 - 100.0 / (1.0 + gain / loss) if loss > 0 else 100.0
+    return out
+
+
+@pytest.mark.parametrize("window", [1, 2, 14, N - 1, N, N + 4])
+def test_rsi_matches_wilder_loop(window):
+    close = _series()[3]
+    _close(_run(ind.rsi_1d_nb, close, window), _rsi_loop(close, window), rtol=1e-9)
+
+
+def test_rsi_edge_values():
+    up = np.arange(1.0, 30.0)
+    assert _run(ind.rsi_1d_nb, up, 14, n=29)[-1] == 100.0
+    assert _run(ind.rsi_1d_nb, np.ones(29), 14, n=29)[-1] == 50.0
+    assert _run(ind.rsi_1d_nb, up[::-1].copy(), 14, n=29)[-1] == 0.0
+
+
+def _atr_loop(high, low, close, window):
+    tr = high - low
+    tr[1:] = np.maximum.reduce([tr[1:], np.abs(high[1:] - close[:-1]), np.abs(low[1:] - close[:-1])])
+    out = np.full(len(close), np.nan)
+    if len(close) < window:
+        return out
+    out[window - 1] = tr[:window].mean()
+    for t in range(window, len(close)):
+        out[t] = (out[t - 1] * (window - 1) + tr[t]) / window
+    return out
+
+
+@pytest.mark.parametrize("window", [1, 7, 30, N, N + 2])
+def test_atr_matches_wilder_loop(window):
+    _, high, low, close, _ = _series()
+    _close(_run(ind.atr_1d_nb, high, low, close, window), _atr_loop(high, low, close, window), rtol=1e-9)
+
+
+@pytest.mark.parametrize("k_window,d_window", [(1, 1), (14, 3), (30, 10), (N, 2), (N + 1, 3)])
+def test_stochastic_matches_pandas(k_window, d_window):
+    _, high, low, close, _ = _series()
+    hh = pd.Series(high).rolling(k_window).max()
+    ll = pd.Series(low).rolling(k_window).min()
+    k = 100 * (close - ll) / (hh - ll)
+    out_k, out_d = _run(ind.stochastic_1d_nb, high, low, close, k_window, d_window, n_out=2)
+    _close(out_k, k, rtol=1e-12)
+    _close(out_d, k.rolling(d_window).mean(), rtol=1e-9)
+
+
+def test_stochastic_flat_range_is_50():
+    flat = np.ones(20)
+    out_k, _ = _run(ind.stochastic_1d_nb, flat, flat, flat, 5, 3, n_out=2, n=20)
+    assert (out_k[4:] == 50.0).all()
+
+
+@pytest.mark.parametrize("windows", [(9, 26, 52, 26), (7, 20, 40, 20), (1, 1, 1, 0), (12, 34, 80, N)])
+def test_ichimoku_matches_pandas_and_lags_the_cloud(windows):
+    tenkan_w, kijun_w, senkou_w, disp = windows
+    _, high, low, _, _ = _series()
+    h, lo = pd.Series(high), pd.Series(low)
+
+    def mid(w):
+        return (h.rolling(w).max() + lo.rolling(w).min()) / 2
+
+    tenkan, kijun, span_a, span_b = _run(ind.ichimoku_1d_nb, high, low, tenkan_w, kijun_w, senkou_w, disp, n_out=4)
+    _close(tenkan, mid(tenkan_w), rtol=1e-12)
+    _close(kijun, mid(kijun_w), rtol=1e-12)
+    _close(span_a, ((mid(tenkan_w) + mid(kijun_w)) / 2).shift(disp), rtol=1e-12)  # shift(+d): value from d bars AGO
+    _close(span_b, mid(senkou_w).shift(disp), rtol=1e-12)
+
+
+def _vwap_loop(price, volume, window):
+    vwap = np.full(len(price), np.nan)
+    dev = np.full(len(price), np.nan)
+    for t in range(window - 1, len(price)):
+        p, v = price[t - window + 1:t + 1], volume[t - window + 1:t + 1]
+        if v.sum() > 0:
+            vwap[t] = np.average(p, weights=v)
+            dev[t] = np.sqrt(np.average((p - vwap[t]) ** 2, weights=v))
+    return vwap, dev
+
+
+@pytest.mark.parametrize("window", [1, 2, 10, 200, N + 1])
+def test_vwap_matches_two_pass_loop(window):
+    _, _, _, close, volume = _series(n=N)
+    vwap, dev = _run(ind.vwap_1d_nb, close, volume, window, n_out=2)
+    ref_vwap, ref_dev = _vwap_loop(close, volume, window)
+    _close(vwap, ref_vwap, rtol=1e-10)
+    # Welford downdates leave rounding of the order of 1e-16 * price^2 in sum(v (p - vwap)^2): ~1e-8 * price in dev
+    _close(dev, ref_dev, rtol=1e-6, atol=1e-8 * close.max())
+
+
+def test_vwap_is_nan_while_the_window_has_no_volume():
+    price = np.arange(1.0, 11.0)
+    volume = np.array([1.0, 0, 0, 0, 0, 2.0, 0, 0, 0, 0])
+    vwap, _ = _run(ind.vwap_1d_nb, price, volume, 3, n_out=2, n=10)
+    assert np.isnan(vwap[[3, 4, 8, 9]]).all() and vwap[5] == 6.0 and vwap[7] == 6.0
+
+
+@pytest.mark.parametrize("window,width", [(2, 1.0), (20, 2.0), (60, 3.0), (N + 1, 2.0)])
+def test_bollinger_matches_pandas(window, width):
+    close = _series()[3]
+    s = pd.Series(close).rolling(window)
+    mid, std = s.mean(), s.std(ddof=0)
+    middle, upper, lower, pct_b = _run(ind.bollinger_1d_nb, close, window, width, n_out=4)
+    _close(middle, mid, rtol=1e-12)
+    _close(upper, mid + width * std, rtol=1e-10)
+    _close(lower, mid - width * std, rtol=1e-10)
+    _close(pct_b, (close - (mid - width * std)) / (2 * width * std), rtol=1e-6, atol=1e-6)
+
+
+def _nw_loop(x, h, kernel):
+    lags = np.arange(0, int(np.ceil(3 * h)) + 1 if kernel == ind.KERNEL_GAUSSIAN else max(int(np.ceil(h)), 1))
+    u = lags / h
+    w = np.exp(-u ** 2 / 2) if kernel == ind.KERNEL_GAUSSIAN else 1 - u ** 2
+    out = np.full(len(x), np.nan)
+    for t in range(len(lags) - 1, len(x)):
+        past = x[t - lags]
+        out[t] = np.sum(w * past) / np.sum(w)
+    return out
+
+
+@pytest.mark.parametrize("kernel", [ind.KERNEL_GAUSSIAN, ind.KERNEL_EPANECHNIKOV])
+@pytest.mark.parametrize("bandwidth", [0.5, 1.0, 5.0, 17.3, 60.0, 200.0])
+def test_nadaraya_watson_matches_loop(kernel, bandwidth):
+    close = _series()[3]
+    _close(_run(ind.nadaraya_watson_1d_nb, close, bandwidth, kernel), _nw_loop(close, bandwidth, kernel), rtol=1e-12)
+
+
+def test_nadaraya_watson_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        ind.nadaraya_watson_weights_nb(0.0, ind.KERNEL_GAUSSIAN)
+    with pytest.raises(ValueError):
+        ind.nadaraya_watson_weights_nb(5.0, 7)
+
+
+@pytest.mark.parametrize("window", [1, 2, 25, N, N + 1])
+@pytest.mark.parametrize("q", [0.0, 0.1, 0.5, 0.9, 1.0])
+def test_rolling_quantile_matches_pandas(window, q):
+    close = _series()[3]
+    close[50:60] = close[49]  # ties in the window
+    expected = pd.Series(close).rolling(window).quantile(q, interpolation="linear")
+    _close(_run(ind.rolling_quantile_1d_nb, close, window, q), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn,args", [(ind.ema_1d_nb, ()), (ind.sma_1d_nb, ()), (ind.rsi_1d_nb, ())])
+def test_window_below_one_is_rejected(fn, args):
+    with pytest.raises(ValueError):
+        _run(fn, _series()[3], 0, *args)
+
+
+def test_empty_input_is_fine():
+    empty = np.empty(0)
+    for fn in (ind.ema_1d_nb, ind.sma_1d_nb, ind.rsi_1d_nb, ind.realized_vol_1d_nb):
+        fn(empty, 5, np.empty(0))
+
+
+def test_real_btc_long_window_std_is_stable(shared_data):
+    """Welford updates over 28k real bars stay within 1e-6 relative of a fresh two-pass std."""
+    close = pd.read_parquet(shared_data / "candles-1h" / "BTC.parquet")["close"].to_numpy()
+    out = _run(ind.rolling_std_1d_nb, close, 200, 0, n=len(close))
+    last = close[-200:]
+    assert abs(out[-1] / last.std() - 1) < 1e-6
