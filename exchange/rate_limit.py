@@ -28,6 +28,7 @@ class WeightBudget:
         self._clock = clock
         self._sleep = sleep
         self._spent: deque[tuple[float, int]] = deque()
+        """(time the spend leaves the window, weight), oldest first."""
         self._total = 0
 
     def spend(self, weight: int) -> float:
@@ -35,15 +36,17 @@ class WeightBudget:
         if weight <= 0:
             return 0.0
         weight = min(weight, self.per_minute)
+        now = self._clock()
+        while self._spent and self._spent[0][0] <= now:
+            self._total -= self._spent.popleft()[1]
         waited = 0.0
-        while True:
-            now = self._clock()
-            while self._spent and self._spent[0][0] <= now - _WINDOW_S:
-                self._total -= self._spent.popleft()[1]
-            if self._total + weight <= self.per_minute:
-                self._spent.append((now, weight))
-                self._total += weight
-                return waited
-            pause = self._spent[0][0] + _WINDOW_S - now
-            self._sleep(pause)
-            waited += pause
+        while self._total + weight > self.per_minute:
+            expiry, oldest = self._spent.popleft()
+            pause = max(0.0, expiry - self._clock())
+            if pause:
+                self._sleep(pause)
+                waited += pause
+            self._total -= oldest
+        self._spent.append((self._clock() + _WINDOW_S, weight))
+        self._total += weight
+        return waited

@@ -37,11 +37,11 @@ EMBEDDED_RAY = {
 }
 
 
-def ray_task_runner(address: str | None) -> RayTaskRunner:
-    """An existing cluster at ``address``, or an embedded Ray on this machine."""
+def ray_task_runner(address: str | None, workers: int | None = None) -> RayTaskRunner:
+    """An existing cluster at ``address``, or an embedded Ray on this machine with ``workers`` CPUs."""
     if address:
         return RayTaskRunner(address=address, init_kwargs={"runtime_env": _WORKER_ENV})
-    return RayTaskRunner(init_kwargs=EMBEDDED_RAY)
+    return RayTaskRunner(init_kwargs=EMBEDDED_RAY | ({"num_cpus": workers} if workers else {}))
 
 
 def _stage(run: RunDir, name: str, work, *artifacts: Path) -> Any:
@@ -99,5 +99,5 @@ def ultra_compressed_evolution(config: RunConfig = RunConfig(), data_dir: str = 
 
 def run_pipeline(config: RunConfig, data_dir: Path) -> dict:
     """Run the flow on Ray (embedded, or the cluster at ``config.ray_address``)."""
-    runner = ray_task_runner(config.ray_address)
+    runner = ray_task_runner(config.ray_address, config.workers)
     return ultra_compressed_evolution.with_options(task_runner=runner)(config=config, data_dir=str(data_dir))

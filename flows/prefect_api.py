@@ -17,6 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from prefect.logging.handlers import APILogHandler
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
 __all__ = ["PrefectServerError", "prefect_api"]
 
 log = logging.getLogger(__name__)
@@ -52,9 +55,14 @@ def prefect_api(home: Path) -> Iterator[str]:
     try:
         _wait_healthy(url, proc, log_path)
         log.info("local Prefect server at %s (started in %.1f s, log %s)", url, time.monotonic() - started, log_path)
+        # Settings are read once per process: the environment covers child processes, the context this one.
         os.environ["PREFECT_API_URL"] = url
         try:
-            yield url
+            with temporary_settings(updates={PREFECT_API_URL: url}):
+                try:
+                    yield url
+                finally:
+                    APILogHandler.flush()  # ship queued run logs while the server is still up
         finally:
             os.environ.pop("PREFECT_API_URL", None)
     finally:

@@ -96,54 +96,55 @@ def realized_vol_1d_nb(close: np.ndarray, window: int, out: np.ndarray) -> None:
     """Realised volatility per bar: sqrt(mean of the last `window` squared log returns) (zero-mean convention).
 
     Returns start at bar 1, so out[t] is defined from t = window. Per-bar units: annualise with sqrt(bars/year).
+    The squared returns in the window are kept in a ring so each bar costs one log.
     """
     _check_window_nb(window)
+    ring = np.zeros(window)
+    slot = 0
     total = 0.0
-    for t in range(len(close)):
-        if t >= 1:
-            r = np.log(close[t] / close[t - 1])
-            total += r * r
-        if t >= window + 1:
-            r_old = np.log(close[t - window] / close[t - window - 1])
-            total -= r_old * r_old
+    for t in range(1, len(close)):
+        r = np.log(close[t] / close[t - 1])
+        total += r * r - ring[slot]  # ring[slot] holds the square leaving the window (0 while filling)
+        ring[slot] = r * r
+        slot = slot + 1 if slot + 1 < window else 0
         out[t] = np.sqrt(max(total, 0.0) / window) if t >= window else np.nan
+    if len(close) > 0:
+        out[0] = np.nan
 
 
 @njit(cache=True)
-def _wedge_push_nb(x: np.ndarray, t: int, window: int, sign: float, ring: np.ndarray, head: int,
-                   size: int) -> tuple[int, int]:
-    """One step of a monotone deque (Lemire's wedge) kept in a ring buffer of `window` indices.
+def _rolling_max_1d_nb(x: np.ndarray, window: int, sign: float, out: np.ndarray, scratch: np.ndarray) -> None:
+    """out[t] = sign * max(sign * x[t-window+1..t]) by van Herk / Gil-Werman: ~3 branch-free max per bar.
 
-    After the step ring[head] is the index of the max (sign=1) or min (sign=-1) of x[t-window+1..t].
-    Each index is pushed and popped once, so the rolling extremum costs O(1) amortised per bar.
+    The bars are cut into blocks of `window`; out takes the running max from each block's start and
+    scratch the running max back from each block's end. The window ending at t spans the end of one
+    block and the start of the next: max(scratch[t - window + 1], out[t]). scratch[j] looks forward to
+    its block's end, which is at most j + window - 1 = t, so no value after t is ever used (and max is
+    exact, so the result does not depend on where the data ends).
     """
-    cap = len(ring)
-    if size > 0 and ring[head] <= t - window:  # the oldest index left the window
-        head = (head + 1) % cap
-        size -= 1
-    while size > 0 and sign * x[ring[(head + size - 1) % cap]] <= sign * x[t]:
-        size -= 1  # dominated by x[t] for the rest of its life in the window
-    ring[(head + size) % cap] = t
-    return head, size + 1
+    n = len(x)
+    for start in range(0, n, window):
+        stop = min(start + window, n)
+        best = -np.inf
+        for i in range(start, stop):
+            best = max(best, sign * x[i])
+            out[i] = best
+        best = -np.inf
+        for i in range(stop - 1, start - 1, -1):
+            best = max(best, sign * x[i])
+            scratch[i] = best
+    for t in range(n):
+        out[t] = sign * max(scratch[t - window + 1], out[t]) if t >= window - 1 else np.nan
 
 
 @njit(cache=True)
 def rolling_max_min_1d_nb(high: np.ndarray, low: np.ndarray, window: int, out_max: np.ndarray,
                           out_min: np.ndarray) -> None:
-    """Rolling max of `high` and min of `low` over bars t-window+1..t (both in one O(N) pass)."""
+    """Rolling max of `high` and min of `low` over bars t-window+1..t, O(N)."""
     _check_window_nb(window)
-    ring_max = np.empty(window, dtype=np.int64)
-    ring_min = np.empty(window, dtype=np.int64)
-    head_max, size_max, head_min, size_min = 0, 0, 0, 0
-    for t in range(len(high)):
-        head_max, size_max = _wedge_push_nb(high, t, window, 1.0, ring_max, head_max, size_max)
-        head_min, size_min = _wedge_push_nb(low, t, window, -1.0, ring_min, head_min, size_min)
-        if t >= window - 1:
-            out_max[t] = high[ring_max[head_max]]
-            out_min[t] = low[ring_min[head_min]]
-        else:
-            out_max[t] = np.nan
-            out_min[t] = np.nan
+    scratch = np.empty(len(high))
+    _rolling_max_1d_nb(high, window, 1.0, out_max, scratch)
+    _rolling_max_1d_nb(low, window, -1.0, out_min, scratch)
 
 
 @njit(cache=True)

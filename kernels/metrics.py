@@ -9,22 +9,23 @@ segment, n = their count, E0/E1 = equity at the segment's start/end, bpy = bars 
 | name | definition | unit |
 |---|---|---|
 | total_return | E1 / E0 - 1 (= prod(1 + r) - 1) | fraction (0.12 = +12 %) |
-| cagr | (1 + total_return) ** (bpy / n) - 1 (vectorbt `annualized_return`) | fraction per year |
+| cagr | (1 + total_return) ** (bpy / n) - 1 (vectorbt `annualized_return`; <= ~1e304) | fraction / year |
 | sharpe | mean(r) / std(r, ddof=1) * sqrt(bpy), risk-free 0 (vectorbt `sharpe_ratio`) | annualised ratio |
 | sortino | mean(r) * sqrt(bpy) / sqrt(mean(min(r, 0) ** 2)) (vectorbt `sortino_ratio`) | annualised ratio |
 | max_drawdown | max over bars of 1 - E_t / max(E0, E_1..E_t) | positive fraction |
 | calmar | cagr / max_drawdown | ratio |
-| win_rate | closed round trips with PnL > 0 / trades | fraction |
+| win_rate | closed round trips with PnL > 0 (after fees, slippage, funding) / trades | fraction |
 | trades | round trips closed in the segment (flat -> ... -> flat, or a flip) | count |
 | exposure | bars held with a non-zero position / n | fraction |
 | turnover | sum over fills of notional / equity before the fill, annualised: * bpy / n | 1 / year |
 | fees_paid | fees paid in the segment / E0 | fraction of the segment's start equity |
 | funding_paid | net funding paid in the segment / E0 (negative: received) | fraction of start equity |
 
-Degenerate cases give finite, defined values instead of vectorbt's NaN/inf: sharpe = 0 when n < 2 or
-the variance is 0; sortino = 0 when no bar lost; calmar = 0 when max_drawdown = 0; win_rate = 0 with no
-closed trade. A segment that starts with no equity (the account was ruined earlier) reports
-total_return = cagr = -1 and max_drawdown = 1.
+Degenerate cases give finite, defined values where vectorbt gives NaN or inf: sharpe = 0 when n < 2 or
+the variance is 0 (below 1e-12 of mean(r**2): constant returns leave only rounding); sortino = 0 when
+no bar lost; calmar = 0 when max_drawdown = 0; win_rate = 0 with no closed trade. A segment that
+starts with no equity (the account was ruined earlier) reports total_return = cagr = -1 and
+max_drawdown = 1.
 
 The drawdown peak includes the segment's start equity E0 (so an entry fee on the first bar is a
 drawdown); vectorbt's `max_drawdown` starts its peak at the first bar's value instead. The two agree
@@ -47,6 +48,9 @@ METRIC_NAMES: tuple[str, ...] = (
 N_METRICS = len(METRIC_NAMES)
 (M_TOTAL_RETURN, M_CAGR, M_SHARPE, M_SORTINO, M_MAX_DRAWDOWN, M_CALMAR,
  M_WIN_RATE, M_TRADES, M_EXPOSURE, M_TURNOVER, M_FEES_PAID, M_FUNDING_PAID) = range(N_METRICS)
+
+_ZERO_VARIANCE = 1e-12  # variance below this fraction of mean(r**2) counts as zero (sharpe 0)
+_MAX_LOG_GROWTH = 700.0  # cagr saturates at exp(700) ~ 1e304 instead of overflowing on short segments
 
 
 class SegmentStats(NamedTuple):
@@ -120,12 +124,17 @@ def write_metrics_nb(s: SegmentStats, n: int, eq_end: float, bars_per_year: floa
         max_dd = s.max_dd
     else:
         total_return, max_dd = -1.0, 1.0
-    cagr = (1.0 + total_return) ** (bars_per_year / n) - 1.0 if total_return > -1.0 else -1.0
+    if total_return > -1.0:
+        cagr = np.expm1(min(bars_per_year / n * np.log1p(total_return), _MAX_LOG_GROWTH))
+    else:
+        cagr = -1.0
     mean = s.sum_r / n
-    var = max(s.sum_r2 - s.sum_r * mean, 0.0) / (n - 1) if n > 1 else 0.0  # max: rounding below 0
+    var = (s.sum_r2 - s.sum_r * mean) / (n - 1) if n > 1 else 0.0
+    if var <= _ZERO_VARIANCE * s.sum_r2 / n:
+        var = 0.0  # constant returns: what is left is rounding, not risk
     out[M_TOTAL_RETURN] = total_return
     out[M_CAGR] = cagr
-    out[M_SHARPE] = _ratio_nb(mean, np.sqrt(var)) * np.sqrt(bars_per_year) if n > 1 else 0.0
+    out[M_SHARPE] = _ratio_nb(mean, np.sqrt(var)) * np.sqrt(bars_per_year)
     out[M_SORTINO] = _ratio_nb(mean, np.sqrt(s.sum_down2 / n)) * np.sqrt(bars_per_year) if n > 1 else 0.0
     out[M_MAX_DRAWDOWN] = max_dd
     out[M_CALMAR] = _ratio_nb(cagr, max_dd)

@@ -74,6 +74,20 @@ class ValidationConfig(_Frozen):
     candidate_fraction: float = Field(0.2, gt=0, le=1, description="top share of evolved genomes serialised")
     max_candidates: int = Field(50, ge=1)
     max_deployed: int = Field(10, ge=1)
+    # Gate 1: multiple-testing control (kernels.stats) and the look-ahead check.
+    min_dsr: float = Field(0.95, ge=0, le=1, description="deflated Sharpe ratio, a probability")
+    cluster_distance: float = Field(0.5, ge=0, le=2, description="1 - correlation under which candidates count as one trial")
+    pbo_splits: int = Field(16, ge=2, le=20, multiple_of=2, description="CSCV blocks of the validation window")
+    lookahead_cuts: int = Field(8, ge=1, description="truncation points per candidate")
+    # Gate 2: the event-driven replay.
+    min_replay_sharpe: float = 0.8
+    min_consistency: float = Field(0.6, ge=0, le=1, description="1 - CV of the sub-period returns")
+    consistency_periods: int = Field(6, ge=2)
+    # Gate 3: trading through the SDK against the venue.
+    min_venue_performance: float = Field(0.5, ge=0, le=1)
+    venue_tolerance: float = Field(0.01, gt=0, description="|live - expected return| at which performance is 0")
+    venue_capital: float = Field(100_000.0, gt=0, description="USDC funding the gate-3 account")
+    concurrency: int = Field(10, ge=1, description="validation batches in flight (one task each)")
 
 
 class RunConfig(_Frozen):
@@ -85,6 +99,7 @@ class RunConfig(_Frozen):
     cost_limit: float | None = Field(None, ge=0, description="USD")
     test_mode: bool = False
     ray_address: str | None = None
+    workers: int | None = Field(None, ge=1, description="CPUs of the embedded Ray (default: all)")
     evolve: EvolveConfig = EvolveConfig()
     validation: ValidationConfig = ValidationConfig()
     windows: WindowConfig = WindowConfig()

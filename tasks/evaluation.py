@@ -37,14 +37,7 @@ def evaluate_genomes(market: Market, families: np.ndarray, genes: np.ndarray, bo
                      costs: Costs, families_b: np.ndarray | None = None,
                      genes_b: np.ndarray | None = None) -> np.ndarray:
     """metrics[S, K, N_METRICS]; ensembles (families_b ≥ 0) average their two members' positions."""
-    families = np.asarray(families, dtype=np.int64)
-    genes = np.ascontiguousarray(genes, dtype=np.float64)
-    bounds = np.asarray(bounds, dtype=np.int64)
-    if families_b is None or (np.asarray(families_b) < 0).all():
-        return evaluate(market, families, genes, bounds, costs)
-    return evaluate(market, families, genes, bounds, costs,
-                    families_b=np.asarray(families_b, dtype=np.int64),
-                    genes_b=np.ascontiguousarray(genes_b, dtype=np.float64))
+    return evaluate(market, families, genes, bounds, costs, families_b=families_b, genes_b=genes_b)
 
 
 def metrics_frame(metrics: np.ndarray, prefix: str = "") -> pd.DataFrame:

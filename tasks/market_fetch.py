@@ -46,7 +46,7 @@ def _last_ms(frame: pd.DataFrame | None) -> int | None:
 
 def _utc_ms(ts: pd.Timestamp) -> int:
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return int(ts.as_unit("ms").value)
+    return int(ts.value // 1_000_000)
 
 
 def fetch_coin(store: MarketStore, info: Info, coin: str, interval: str, *, since_ms: int, end_ms: int,

@@ -1,100 +1,219 @@
-"""Validate stage: score every candidate on data that selected nothing.
+"""Validate stage: every candidate faces the gates of its mode on data that selected nothing.
 
-Gate 1 (every mode): a backtest on the validation window with the fused kernel. The candidate's
-positions may read older bars as indicator history but the window's returns are the only score.
-Gates 2 and 3 arrive with the replay engine and the venue; a mode that asks for them says so in the
-row's ``reasons`` until then.
+    minimal: gate 1            fast: gates 1-2            full: gates 1-3
+
+1. Backtest (tasks.gate_backtest): the validation window with the fused kernel; Sharpe, drawdown, win
+   rate, trades and the Deflated Sharpe Ratio with the evolution's number of trials; the look-ahead
+   truncation test on the candidate's own targets. The PBO of the candidate set goes to the manifest.
+2. Replay (tasks.gate_replay): the replay window through the event-driven engine; its trades must equal
+   the kernel's; replay Sharpe and consistency over sub-periods.
+3. Venue (tasks.gate_venue): not performed yet; in full mode every candidate fails with that reason.
+
+Candidates travel in at most ``concurrency`` coarse batches, one Prefect task each, on whatever task
+runner the flow chose (Ray in the pipeline). The statistics over the whole set (DSR, effective trials,
+PBO) and the judging run once all batches are back. A candidate whose validation raises fails with the
+error as its reason; the others go on.
+
+Scores: each gate's score is the mean over its criteria of min(1, achieved / required) (for the
+drawdown, limit / achieved), capped at 0.69 when a criterion fails; a hard failure (look-ahead, trade
+mismatch, error) scores 0. Overall = 0.5 / 0.3 / 0.2 weighted mean over the gates performed; passed =
+every gate of the mode performed and passed, and overall >= min_score.
 """
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
-from kernels.families import FAMILY_NAMES
 from tasks.atomic import write_parquet_atomic
+from tasks.candidate import Candidate, ValidationInputs, candidates_from_frame, prepare_validation_inputs
 from tasks.config import RunConfig, ValidationConfig
-from tasks.evaluation import evaluate_genomes, kernel_costs, kernel_market, metric_index
-from tasks.genome_table import genes_matrix
+from tasks.gate_backtest import backtest_candidate, lookahead_leaks, multiple_testing
+from tasks.gate_replay import replay_candidate
 from tasks.market_source import MarketData
 from tasks.run_dir import RunDir
-from tasks.windows import RunWindows, bar_range
+from tasks.windows import RunWindows
 
-__all__ = ["GATE_WEIGHTS", "gate1_backtest", "validate_run"]
+__all__ = ["GATE_WEIGHTS", "MODE_GATES", "BatchResult", "inline_batches", "prefect_batches", "validate_batch",
+           "validate_run"]
 
 log = logging.getLogger(__name__)
 GATE_WEIGHTS = {"gate1": 0.5, "gate2": 0.3, "gate3": 0.2}
-_GATE1_METRICS = ("sharpe", "max_drawdown", "win_rate", "trades", "total_return", "cagr", "sortino",
-                  "exposure", "turnover", "fees_paid", "funding_paid")
+MODE_GATES = {"minimal": ("gate1",), "fast": ("gate1", "gate2"), "full": ("gate1", "gate2", "gate3")}
+GATE3_NOT_PERFORMED = "gate 3 (venue) not performed: trading through the SDK is not wired into validation yet"
+FAILED_SCORE_CAP = 0.69
 
 
-def gate1_backtest(candidates: pd.DataFrame, market: MarketData, windows: RunWindows,
-                   config: RunConfig) -> pd.DataFrame:
-    """Per candidate: validation-window metrics, pass/fail against the thresholds, a score in [0, 1]."""
-    rows = []
-    coin_names = [c.coin for c in market.coins]
-    for coin_name, group in candidates.groupby("coin", sort=False):
-        coin = market.coins[coin_names.index(coin_name)]
-        i0, i1 = bar_range(coin.candles, windows.validation)
-        kmarket = kernel_market(coin, market.interval, stop=i1)
-        # The position held over the window's first bar is decided at the close of the bar before it.
-        bounds = np.array([i0 - 1, i1 - 1], dtype=np.int64)
-        metrics = evaluate_genomes(
-            kmarket,
-            np.array([FAMILY_NAMES.index(f) for f in group["family"]], dtype=np.int64),
-            genes_matrix(group["genes"]), bounds, kernel_costs(config.costs),
-            np.array([FAMILY_NAMES.index(f) if isinstance(f, str) else -1 for f in group["family_b"]], np.int64),
-            genes_matrix(group["genes_b"]),
-        )[:, 0, :]
-        for row_index, m in zip(group.index, metrics):
-            values = {f"gate1_{name}": float(m[metric_index(name)]) for name in _GATE1_METRICS}
-            rows.append({"index": row_index, **values, **_judge_gate1(values, config.validation)})
-    return pd.DataFrame(rows).set_index("index").loc[candidates.index]
+class BatchResult(NamedTuple):
+    """Per candidate of a batch: its gate values (a dict) and its validation-window returns (None on error)."""
+
+    rows: list[dict]
+    returns: list[np.ndarray | None]
 
 
-def _judge_gate1(v: dict[str, float], limits: ValidationConfig) -> dict:
-    """Pass needs every threshold; the score averages how far each criterion is met (each capped at 1)."""
-    dd = v["gate1_max_drawdown"]
-    criteria = {
-        f"Sharpe {v['gate1_sharpe']:.2f} < {limits.min_sharpe}": (v["gate1_sharpe"], limits.min_sharpe),
-        f"max drawdown {dd:.1%} > {limits.max_drawdown:.0%}": (limits.max_drawdown, max(dd, 1e-12)),
-        f"win rate {v['gate1_win_rate']:.1%} < {limits.min_win_rate:.0%}": (v["gate1_win_rate"], limits.min_win_rate),
-        f"{v['gate1_trades']:.0f} trades < {limits.min_trades}": (v["gate1_trades"], limits.min_trades),
-    }
+def validate_batch(candidates: list[Candidate], inputs: ValidationInputs, config: ValidationConfig) -> BatchResult:
+    """Gate 1's per-candidate work and, in fast / full mode, gate 2, for each candidate of the batch."""
+    rows, returns = [], []
+    for candidate in candidates:
+        coin = inputs.coins[candidate.coin]
+        row: dict = {"strategy_id": candidate.strategy_id, "error": ""}
+        per_bar = None
+        try:
+            metrics, per_bar = backtest_candidate(candidate, coin, inputs.costs)
+            leaks = lookahead_leaks(candidate, coin, config.lookahead_cuts)
+            row.update(metrics, gate1_lookahead_leaks=len(leaks),
+                       lookahead_first=coin.bar_time(leaks[0]) if leaks else "")
+            if "gate2" in MODE_GATES[config.mode]:
+                row.update(replay_candidate(candidate, coin, inputs.costs, config.consistency_periods))
+        except Exception as exc:  # noqa: BLE001 - one broken candidate must not sink the others
+            log.exception("validating %s failed", candidate.strategy_id)
+            row["error"] = f"{type(exc).__name__}: {exc}"
+            per_bar = None
+        rows.append(row)
+        returns.append(per_bar)
+    return BatchResult(rows, returns)
+
+
+prepare_validation_inputs_task = task(name="prepare-validation-inputs", cache_policy=NO_CACHE)(
+    prepare_validation_inputs)
+validate_batch_task = task(name="validate-batch", cache_policy=NO_CACHE)(validate_batch)
+
+RunBatches = Callable[[list[list[Candidate]], MarketData, RunWindows, RunConfig, int], list[BatchResult]]
+
+
+def prefect_batches(batches: list[list[Candidate]], market: MarketData, windows: RunWindows, config: RunConfig,
+                    n_trials: int) -> list[BatchResult]:
+    """One Prefect task per batch on the flow's task runner; the inputs are built once, upstream of all."""
+    inputs = prepare_validation_inputs_task.submit(market, windows, config, n_trials)
+    futures = [validate_batch_task.submit(batch, inputs, config.validation) for batch in batches]
+    return [f.result() for f in futures]
+
+
+def inline_batches(batches: list[list[Candidate]], market: MarketData, windows: RunWindows, config: RunConfig,
+                   n_trials: int) -> list[BatchResult]:
+    """The same work in this process, batch after batch (tests, scripts)."""
+    inputs = prepare_validation_inputs(market, windows, config, n_trials)
+    return [validate_batch(batch, inputs, config.validation) for batch in batches]
+
+
+def validate_run(run: RunDir, market: MarketData, windows: RunWindows, config: RunConfig, *,
+                 run_batches: RunBatches = prefect_batches) -> pd.DataFrame:
+    """Read candidates.parquet, validate every candidate, write validated.parquet (one row each) and the
+    run-level statistics into the manifest under ``validation``."""
+    started = time.perf_counter()
+    settings = config.validation
+    candidates = pd.read_parquet(run.candidates)
+    n_trials = _trials_made(run)
+    summary: dict = {"mode": settings.mode, "gates": list(MODE_GATES[settings.mode]), "candidates": len(candidates),
+                     "n_trials": n_trials}
+    if candidates.empty:
+        table = candidates.assign(overall_score=[], passed=[], reasons=[], gates_performed=[])
+    else:
+        members = candidates_from_frame(candidates)
+        batches = [[members[i] for i in chunk]
+                   for chunk in np.array_split(np.arange(len(members)), min(settings.concurrency, len(members)))]
+        results = run_batches(batches, market, windows, config, n_trials)
+        rows = [row for r in results for row in r.rows]
+        returns = [x for r in results for x in r.returns]
+        gates = pd.DataFrame(rows).set_index("strategy_id").loc[candidates["strategy_id"]].reset_index(drop=True)
+        table, stats = _judge(candidates.join(gates), returns, n_trials, settings)
+        summary |= stats
+    summary |= {"passed": int(table["passed"].sum()) if len(table) else 0,
+                "seconds": round(time.perf_counter() - started, 3)}
+    write_parquet_atomic(table, run.validated)
+    run.update_manifest(validation=summary)
+    log.info("validated %d candidates (%s mode): %d passed", len(table), settings.mode, summary["passed"])
+    return table
+
+
+def _trials_made(run: RunDir) -> int:
+    """Genomes the evolution evaluated: rows of evolved.parquet with evaluated == True (migrant copies excluded)."""
+    if not run.evolved.exists():
+        raise FileNotFoundError(f"{run.evolved} is missing: the DSR needs the number of trials the evolution made")
+    evaluated = pd.read_parquet(run.evolved, columns=["evaluated"])["evaluated"]
+    return int(evaluated.astype(bool).sum())
+
+
+def _judge(table: pd.DataFrame, returns: list[np.ndarray | None], n_trials: int,
+           settings: ValidationConfig) -> tuple[pd.DataFrame, dict]:
+    """Add DSR, every gate's pass / score / reasons and the overall verdict; returns (table, run statistics)."""
+    ok = [i for i, r in enumerate(returns) if r is not None]
+    stats: dict = {"errors": len(returns) - len(ok)}
+    dsr = np.full(len(table), np.nan)
+    dsr_all = np.full(len(table), np.nan)
+    if ok:
+        length = min(len(returns[i]) for i in ok)  # coins with gaps may differ by a few bars: align the ends
+        mt = multiple_testing(np.column_stack([returns[i][-length:] for i in ok]), n_trials, settings)
+        dsr[ok], dsr_all[ok] = mt.dsr, mt.dsr_all_trials
+        stats |= {"n_effective_trials": round(mt.n_effective, 3), "clusters": mt.clusters,
+                  "sr_variance_per_bar": mt.sr_variance, "pbo": mt.pbo, "pbo_splits": mt.pbo_splits,
+                  "validation_bars": length}
+    table = table.assign(gate1_dsr=dsr, gate1_dsr_all_trials=dsr_all)
+    performed = [g for g in MODE_GATES[settings.mode] if g != "gate3"]
+    verdicts = {"gate1": [_gate1(row, settings) for _, row in table.iterrows()]}
+    if "gate2" in performed:
+        verdicts["gate2"] = [_gate2(row, settings) for _, row in table.iterrows()]
+    for gate, values in verdicts.items():
+        table = table.assign(**{f"{gate}_pass": [v[0] for v in values], f"{gate}_score": [v[1] for v in values],
+                                f"{gate}_reasons": [v[2] for v in values]})
+    table = _overall(table, performed, settings)
+    stats |= {f"{g}_passed": int(table[f"{g}_pass"].sum()) for g in performed}
+    return table, stats
+
+
+def _gate1(row: pd.Series, s: ValidationConfig) -> tuple[bool, float, str]:
+    if row["error"]:
+        return False, 0.0, f"validation error: {row['error']}"
+    if row["gate1_lookahead_leaks"]:
+        return False, 0.0, (f"look-ahead: positions change when later bars are removed ({row['gate1_lookahead_leaks']}"
+                            f" of {s.lookahead_cuts} cut points, first at {row['lookahead_first']})")
+    dd = row["gate1_max_drawdown"]
+    return _criteria({
+        f"Sharpe {row['gate1_sharpe']:.2f} < {s.min_sharpe}": (row["gate1_sharpe"], s.min_sharpe),
+        f"max drawdown {dd:.1%} > {s.max_drawdown:.0%}": (s.max_drawdown, max(dd, 1e-12)),
+        f"win rate {row['gate1_win_rate']:.1%} < {s.min_win_rate:.0%}": (row["gate1_win_rate"], s.min_win_rate),
+        f"{row['gate1_trades']:.0f} trades < {s.min_trades}": (row["gate1_trades"], s.min_trades),
+        f"deflated Sharpe {row['gate1_dsr']:.3f} < {s.min_dsr}": (row["gate1_dsr"], s.min_dsr),
+    })
+
+
+def _gate2(row: pd.Series, s: ValidationConfig) -> tuple[bool, float, str]:
+    if row["error"]:
+        return False, 0.0, f"validation error: {row['error']}"
+    if not row["gate2_trades_match"]:
+        return False, 0.0, f"replay engine and kernel disagree: {row['gate2_mismatch']}"
+    return _criteria({
+        f"replay Sharpe {row['gate2_sharpe']:.2f} < {s.min_replay_sharpe}": (row["gate2_sharpe"], s.min_replay_sharpe),
+        f"consistency {row['gate2_consistency']:.2f} < {s.min_consistency}": (row["gate2_consistency"],
+                                                                              s.min_consistency),
+    })
+
+
+def _criteria(criteria: dict[str, tuple[float, float]]) -> tuple[bool, float, str]:
+    """(passed, score, reasons) of criteria {reason if failed: (achieved, required)}, higher is better."""
     ratios = {reason: (got / need if need > 0 else 1.0) for reason, (got, need) in criteria.items()}
-    failed = [reason for reason, r in ratios.items() if r < 1.0]
-    score = float(np.mean([min(1.0, max(0.0, r)) for r in ratios.values()]))
-    return {"gate1_pass": not failed, "gate1_score": score if not failed else min(score, 0.69),
-            "gate1_reasons": "; ".join(failed)}
+    failed = [reason for reason, r in ratios.items() if not r >= 1.0]  # NaN fails
+    score = float(np.mean([min(1.0, max(0.0, r)) if np.isfinite(r) else 0.0 for r in ratios.values()]))
+    return not failed, (score if not failed else min(score, FAILED_SCORE_CAP)), "; ".join(failed)
 
 
-def _overall(table: pd.DataFrame, mode: str, min_score: float) -> pd.DataFrame:
-    """Weighted score over the gates performed; pass needs every required gate and the minimum score."""
-    performed = ["gate1"]
-    not_built = {"minimal": [], "fast": ["gate 2 (replay) is not built yet"],
-                 "full": ["gate 2 (replay) is not built yet", "gate 3 (venue) is not built yet"]}[mode]
+def _overall(table: pd.DataFrame, performed: list[str], s: ValidationConfig) -> pd.DataFrame:
+    """Weighted score over the gates performed; pass needs every gate of the mode and the minimum score."""
+    missing = [GATE3_NOT_PERFORMED] if "gate3" in MODE_GATES[s.mode] else []
     weights = np.array([GATE_WEIGHTS[g] for g in performed])
     overall = np.column_stack([table[f"{g}_score"] for g in performed]) @ weights / weights.sum()
     gates_ok = np.logical_and.reduce([table[f"{g}_pass"].to_numpy(bool) for g in performed])
-    passed = gates_ok & (overall >= min_score) & (not not_built)
+    passed = gates_ok & (overall >= s.min_score) & (not missing)
     reasons = []
-    for gate_reasons, ok, score in zip(table["gate1_reasons"], gates_ok, overall):
-        parts = [gate_reasons] if gate_reasons else []
-        if ok and score < min_score:
-            parts.append(f"overall score {score:.2f} < {min_score}")
-        reasons.append("; ".join(parts + not_built))
+    for i, (ok, score) in enumerate(zip(gates_ok, overall)):
+        parts = [f"{g}: {table[f'{g}_reasons'].iat[i]}" for g in performed if table[f"{g}_reasons"].iat[i]]
+        if ok and score < s.min_score:
+            parts.append(f"overall score {score:.2f} < {s.min_score}")
+        reasons.append("; ".join(parts + missing))
     return table.assign(overall_score=overall, passed=passed, reasons=reasons, gates_performed=",".join(performed))
-
-
-def validate_run(run: RunDir, market: MarketData, windows: RunWindows, config: RunConfig) -> pd.DataFrame:
-    """Read candidates.parquet, validate every candidate, write validated.parquet (one row each)."""
-    candidates = pd.read_parquet(run.candidates)
-    if candidates.empty:
-        table = candidates.assign(overall_score=[], passed=[], reasons=[])
-    else:
-        gate1 = gate1_backtest(candidates, market, windows, config)
-        table = _overall(candidates.join(gate1), config.validation.mode, config.validation.min_score)
-    write_parquet_atomic(table, run.validated)
-    log.info("validated %d candidates: %d passed", len(table), int(table["passed"].sum()) if len(table) else 0)
-    return table

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 
 import pandas as pd
-from pydantic import ValidationError
 from rich.console import Console
 
 from exchange.errors import ExchangeError, TemporaryError
@@ -41,8 +40,8 @@ def run_fetch(args: argparse.Namespace) -> int:
     try:
         since = pd.Timestamp(args.since, tz="UTC") if args.since else None
         settings = ExchangeSettings(endpoint=args.url)
-    except (ValueError, ValidationError) as exc:
-        return fail(f"{exc}".replace("\n", " "))
+    except ValueError as exc:  # pydantic's ValidationError is one
+        return fail(str(exc).replace("\n", " "))
     store = MarketStore(data_dir(args) / "market")
     console = Console()
     try:

@@ -35,12 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--interval", default="1h", help="bar interval (1h)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--ray-address", help="HOST:PORT of an existing Ray cluster (default: embedded Ray)")
+    p.add_argument("--workers", type=int, help="CPUs for the embedded Ray (default: all of this machine's)")
     p.add_argument("--run-id", help="name of the run folder (default: UTC time)")
     p.set_defaults(func=run)
 
 
 _FLAGS = {"strategies": "--strategies", "batch_size": "--batch-size", "generations": "--generations",
-          "hours": "--hours", "cost_limit": "--cost-limit", "coins": "--coins", "run_id": "--run-id"}
+          "hours": "--hours", "workers": "--workers", "cost_limit": "--cost-limit", "coins": "--coins", "run_id": "--run-id"}
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
@@ -48,7 +49,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         run_id=args.run_id or new_run_id(),
         coins=tuple(c.strip().upper() for c in args.coins.split(",") if c.strip()),
         interval=args.interval, seed=args.seed, hours=args.hours, cost_limit=args.cost_limit,
-        ray_address=args.ray_address,
+        ray_address=args.ray_address, workers=args.workers,
     )
     if args.test_mode:
         return test_mode_config(**common)
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(_one_line(err))
     except (MarketDataError, ValueError) as err:
         return fail(str(err))
-    cpus = os.cpu_count() or 1
+    cpus = config.workers or os.cpu_count() or 1
     estimate = cpus * config.hours * args.cpu_hour_price
     if config.cost_limit is not None and estimate > config.cost_limit:
         return fail(f"estimated cost ${estimate:.2f} ({cpus} CPUs × {config.hours} h × ${args.cpu_hour_price}/CPU-h) "

@@ -58,7 +58,7 @@ def build_venue(args: argparse.Namespace) -> Venue:
     history = HISTORY._replace(candles_available=args.candle_history or None)
     return Venue.from_dir(
         root, coins=[c.strip() for c in args.coins.split(",")] if args.coins else None,
-        start_ms=None if start is None else int(start.as_unit("ms").value), speed=args.speed,
+        start_ms=None if start is None else int(start.value // 1_000_000), speed=args.speed,
         accounts=_accounts(args.account), history=history, half_spread=args.half_spread_bps / 10_000,
         faults=Faults(error_rate=args.error_rate, latency_ms=args.latency_ms, seed=args.seed))
 

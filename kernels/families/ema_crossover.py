@@ -1,9 +1,14 @@
 """EMA crossover: long while the fast EMA is above the slow EMA by more than a confirmation band, short
-while below it by more than the band; inside the band the previous side is kept (hysteresis)."""
+while below it by more than the band; inside the band the previous side is kept (hysteresis).
+
+EMA bank: a population shares few distinct windows (at most 46 fast + 181 slow), so evaluate() computes
+each window's EMA once (`ema_bank_nb`) and every genome only reads two rows of it
+(`ema_crossover_from_bank_1d_nb`); the result is bit-identical to `ema_crossover_1d_nb`.
+"""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
 from kernels.indicators import ema_1d_nb
@@ -47,3 +52,30 @@ def ema_crossover_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, 
     ema_1d_nb(close, fast_window, fast_ema)
     ema_1d_nb(close, slow_window, slow_ema)
     ema_crossover_signal_1d_nb(fast_ema, slow_ema, param_nb(genes, _BOUNDS, 2), out)
+
+
+@njit(cache=True)
+def ema_crossover_windows_2d_nb(genes: np.ndarray) -> np.ndarray:
+    """int64[S, 2]: the (fast, slow) windows of each genome row."""
+    out = np.empty((genes.shape[0], 2), dtype=np.int64)
+    for i in range(genes.shape[0]):
+        out[i, 0], out[i, 1] = ema_crossover_windows_nb(genes[i])
+    return out
+
+
+@njit(cache=True, parallel=True)
+def ema_bank_nb(close: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """float64[len(windows), N]: row k is the EMA of `close` over windows[k] bars."""
+    bank = np.empty((len(windows), len(close)))
+    for k in prange(len(windows)):
+        ema_1d_nb(close, windows[k], bank[k])
+    return bank
+
+
+@njit(cache=True)
+def ema_crossover_from_bank_1d_nb(genes: np.ndarray, bank: np.ndarray, row_of_window: np.ndarray,
+                                  out: np.ndarray) -> None:
+    """The signal from an EMA bank: bank[row_of_window[w]] is the EMA over w bars."""
+    fast_window, slow_window = ema_crossover_windows_nb(genes)
+    ema_crossover_signal_1d_nb(bank[row_of_window[fast_window]], bank[row_of_window[slow_window]],
+                               param_nb(genes, _BOUNDS, 2), out)

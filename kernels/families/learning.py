@@ -135,6 +135,50 @@ def solve_spd_nb(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
 
 
 @njit(cache=True)
+def symmetric_eigen_nb(a: np.ndarray, out_values: np.ndarray, out_vectors: np.ndarray) -> None:
+    """Eigen-decomposition of a small symmetric matrix by cyclic Jacobi rotations (a is overwritten).
+
+    out_values[k] and column out_vectors[:, k] in descending order of eigenvalue. Sweeps stop once the
+    off-diagonal mass is below 1e-24 of the total: each sweep converges quadratically, a handful
+    suffice for the 8 x 8 correlation matrices of PCA (Golub & Van Loan, Matrix Computations, 8.5).
+    Pure numba: no LAPACK, so the result does not depend on the BLAS build or its threads.
+    """
+    d = a.shape[0]
+    vectors = np.eye(d)
+    for _ in range(100):
+        off, total = 0.0, 0.0
+        for p in range(d):
+            total += a[p, p] * a[p, p]
+            for q in range(p + 1, d):
+                off += a[p, q] * a[p, q]
+        if off <= 1e-24 * (total + off):
+            break
+        for p in range(d - 1):
+            for q in range(p + 1, d):
+                if a[p, q] == 0.0:
+                    continue
+                theta = (a[q, q] - a[p, p]) / (2.0 * a[p, q])
+                t = (1.0 if theta >= 0.0 else -1.0) / (abs(theta) + np.sqrt(theta * theta + 1.0))
+                c = 1.0 / np.sqrt(t * t + 1.0)
+                s = t * c
+                for k in range(d):  # a <- a J, then J' a: zeroes a[p, q]
+                    akp, akq = a[k, p], a[k, q]
+                    a[k, p], a[k, q] = c * akp - s * akq, s * akp + c * akq
+                for k in range(d):
+                    apk, aqk = a[p, k], a[q, k]
+                    a[p, k], a[q, k] = c * apk - s * aqk, s * apk + c * aqk
+                a[p, q], a[q, p] = 0.0, 0.0
+                for k in range(d):
+                    vkp, vkq = vectors[k, p], vectors[k, q]
+                    vectors[k, p], vectors[k, q] = c * vkp - s * vkq, s * vkp + c * vkq
+    values = np.diag(a).copy()
+    order = np.argsort(-values, kind="mergesort")  # stable: ties keep a deterministic order
+    for k in range(d):
+        out_values[k] = values[order[k]]
+        out_vectors[:, k] = vectors[:, order[k]]
+
+
+@njit(cache=True)
 def signal_from_score_nb(score: float, threshold: float) -> float:
     """+1 / -1 when a predicted (vol-normalised) return clears +-threshold, else flat (also for NaN)."""
     if score > threshold:

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from kernels.families.learning import (N_FEATURES, features_finite_nb, learning_bank_nb, signal_from_score_nb,
-                                        window_moments_nb)
+                                        symmetric_eigen_nb, window_moments_nb)
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
 
 BOUNDS = (
@@ -38,23 +38,32 @@ def fit_pca_nb(moments: np.ndarray, out_weights: np.ndarray, out_offset: np.ndar
 
     Writes scores as affine maps of raw features: score_c = out_weights[c] @ x - out_offset[c]. Each
     axis' sign is fixed (largest loading positive) so equal data always splits the same way. False
-    when the window is too small or a feature is constant over it.
+    (outputs untouched) when the window is too small or a feature is constant over it.
     """
     count = moments[0, 0]
     if count < MIN_SAMPLES:
         return False
-    mean = moments[0, 1:N_FEATURES + 1] / count
-    cov = moments[1:N_FEATURES + 1, 1:N_FEATURES + 1] / count - np.outer(mean, mean)
-    scale = np.sqrt(np.diag(cov))
-    if not np.all(scale > 1e-12):
-        return False
-    _, vectors = np.linalg.eigh(cov / np.outer(scale, scale))  # correlation matrix; ascending eigenvalues
+    mean = np.empty(N_FEATURES)
+    scale = np.empty(N_FEATURES)
+    for j in range(N_FEATURES):
+        mean[j] = moments[0, 1 + j] / count
+        var = moments[1 + j, 1 + j] / count - mean[j] * mean[j]
+        if not var > 1e-12:
+            return False
+        scale[j] = np.sqrt(var)
+    corr = np.empty((N_FEATURES, N_FEATURES))
+    for j in range(N_FEATURES):
+        for k in range(N_FEATURES):
+            corr[j, k] = (moments[1 + j, 1 + k] / count - mean[j] * mean[k]) / (scale[j] * scale[k])
+    values = np.empty(N_FEATURES)
+    vectors = np.empty((N_FEATURES, N_FEATURES))
+    symmetric_eigen_nb(corr, values, vectors)
     for c in range(out_weights.shape[0]):
-        axis = vectors[:, N_FEATURES - 1 - c]
-        if axis[np.argmax(np.abs(axis))] < 0.0:
-            axis = -axis
-        out_weights[c] = axis / scale
-        out_offset[c] = (out_weights[c] * mean).sum()
+        sign = 1.0 if vectors[np.argmax(np.abs(vectors[:, c])), c] > 0.0 else -1.0
+        out_offset[c] = 0.0
+        for j in range(N_FEATURES):
+            out_weights[c, j] = sign * vectors[j, c] / scale[j]
+            out_offset[c] += out_weights[c, j] * mean[j]
     return True
 
 

@@ -1,0 +1,212 @@
+"""The GA's entry point: metrics of a population of genomes on one market, in one parallel pass.
+
+    evaluate(market, families, genes, bounds, costs) -> float64[S, K, N_METRICS]
+    positions(market, family, genes, stop=None)      -> float64[stop]   (one genome)
+    returns(market, families, genes, bounds, costs)  -> float64[S, N]   (per-bar returns, a few genomes)
+
+Ensembles: evaluate/returns take keyword-only `families_b` (int64[S], -1 = ordinary genome) and `genes_b`
+(float64[S, N_GENES]); an ensemble's target is the mean of its two members' targets (each with its own
+leverage and long-only clipping) and its stops are member a's, as kernels.ga.population describes.
+
+Honesty: the market is sliced to bars 0..bounds[-1] before anything runs, so no later bar can leak into
+the metrics; each family only reads bars 0..t for its position at t (tests/kernels/test_lookahead.py).
+
+Speed: `prange` over genomes, each with one N-length target buffer that its family fills and the fused
+simulator reads (no S x N array). Work that depends on the market only is done once per call in
+"banks" that the per-genome pass reads: the EMA of every window used by an EMA-crossover genome
+(kernels.families.ema_crossover) and the learning features and moment sums
+(kernels.families.learning). Other families compute their indicators per genome: their windows vary
+continuously or their cost is already at the simulator's.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from kernels.families import FAMILY_NAMES, N_FAMILIES, check_family
+from kernels.families.dispatch import apply_risk_1d_nb, positions_1d_nb, signal_1d_nb
+from kernels.families.ema_crossover import ema_bank_nb, ema_crossover_from_bank_1d_nb, ema_crossover_windows_2d_nb
+from kernels.families.learning import N_FEATURES, N_MOMENTS, learning_bank_nb
+from kernels.families.linear_classifier import linear_classifier_from_bank_1d_nb
+from kernels.families.pca_tree_quantile import pca_tree_quantile_from_bank_1d_nb
+from kernels.genome import N_GENES, decode_risk_nb
+from kernels.metrics import N_METRICS
+from kernels.simulate import simulate_1d_nb
+
+__all__ = ["Market", "Costs", "evaluate", "positions", "returns"]
+
+_EMA = FAMILY_NAMES.index("ema_crossover")
+_LINEAR = FAMILY_NAMES.index("linear_classifier")
+_PCA_TREE = FAMILY_NAMES.index("pca_tree_quantile")
+
+
+class Market(NamedTuple):
+    """One coin's bars, oldest first: float64[N] arrays of equal length (funding: rate per bar, positive =
+    longs pay) and the number of bars per year (8760 for hourly bars)."""
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    funding: np.ndarray
+    bars_per_year: float
+
+
+class Costs(NamedTuple):
+    """Trading costs as fractions of traded notional: fee 0.00045 = Hyperliquid base taker 4.5 bp;
+    slippage 0.0001 = 1 bp worse fill price."""
+
+    fee: float = 0.00045
+    slippage: float = 0.0001
+
+
+class _Banks(NamedTuple):
+    """Market-only work shared by all genomes of a call (empty arrays when no genome needs it)."""
+
+    ema: np.ndarray  # float64[W, N]
+    ema_row: np.ndarray  # int64[max window + 1]: row of `ema` for a window, -1 if absent
+    x: np.ndarray  # float64[N_FEATURES, N] learning features
+    y: np.ndarray  # float64[N] labels
+    usable: np.ndarray  # bool[N]
+    cum: np.ndarray  # float64[N + 1, N_MOMENTS, N_MOMENTS] cumulative moments
+
+
+def evaluate(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np.ndarray,
+             costs: Costs = Costs(), *, families_b: np.ndarray | None = None,
+             genes_b: np.ndarray | None = None) -> np.ndarray:
+    """Metrics float64[S, K, N_METRICS] (kernels.metrics.METRIC_NAMES) of S genomes over the K segments
+    of `bounds` (int64[K+1] bar indices, see kernels.simulate). Reads no bar after bounds[-1]."""
+    population = _check_population(families, genes, families_b, genes_b)
+    bounds = _check_bounds(bounds, len(market.close))
+    arrays = _sliced(market, int(bounds[-1]) + 1)
+    out = np.empty((len(population[0]), len(bounds) - 1, N_METRICS))
+    _evaluate_nb(*population, *arrays, _build_banks(arrays, *population), bounds, costs.fee, costs.slippage,
+                 float(market.bars_per_year), out, np.empty((len(out), 0)))
+    return out
+
+
+def returns(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np.ndarray,
+            costs: Costs = Costs(), *, families_b: np.ndarray | None = None,
+            genes_b: np.ndarray | None = None) -> np.ndarray:
+    """Per-bar returns float64[S, N] of S genomes (equity change from close t-1 to close t; 0 outside
+    [bounds[0], bounds[-1]]), for reports and correlations: S x N memory, so a few genomes at a time."""
+    population = _check_population(families, genes, families_b, genes_b)
+    bounds = _check_bounds(bounds, len(market.close))
+    stop = int(bounds[-1]) + 1
+    arrays = _sliced(market, stop)
+    out = np.zeros((len(population[0]), len(market.close)))
+    _evaluate_nb(*population, *arrays, _build_banks(arrays, *population), bounds, costs.fee, costs.slippage,
+                 float(market.bars_per_year), np.empty((len(out), len(bounds) - 1, N_METRICS)), out[:, :stop])
+    return out
+
+
+def positions(market: Market, family: int, genes: np.ndarray, stop: int | None = None) -> np.ndarray:
+    """Target positions float64[stop] of one genome computed on bars 0..stop-1 only (all bars if None)."""
+    family = check_family(family)
+    _, genes2d, _, _ = _check_population(np.array([family]), np.asarray(genes, dtype=np.float64).reshape(1, -1))
+    n = len(market.close)
+    stop = n if stop is None else int(stop)
+    if not 1 <= stop <= n:
+        raise ValueError(f"stop={stop} must be in [1, {n}] (the number of bars to use)")
+    arrays = _sliced(market, stop)
+    out = np.empty(stop)
+    positions_1d_nb(family, genes2d[0], *arrays, out)
+    return out
+
+
+def _check_population(families: np.ndarray, genes: np.ndarray, families_b: np.ndarray | None = None,
+                      genes_b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(families, genes, families_b, genes_b) as contiguous int64 / float64; members b default to none."""
+    families = np.ascontiguousarray(families, dtype=np.int64)
+    genes = np.ascontiguousarray(genes, dtype=np.float64)
+    size = len(families)
+    families_b = np.full(size, -1, np.int64) if families_b is None else np.ascontiguousarray(families_b, np.int64)
+    genes_b = np.full((size, N_GENES), 0.5) if genes_b is None else np.ascontiguousarray(genes_b, np.float64)
+    for name, f, g, lowest in (("", families, genes, 0), ("_b", families_b, genes_b, -1)):
+        if f.shape != (size,) or g.shape != (size, N_GENES):
+            raise ValueError(f"families{name} shape {f.shape} and genes{name} shape {g.shape} must be ({size},) "
+                             f"and ({size}, {N_GENES})")
+        if size and not (f.min() >= lowest and f.max() < N_FAMILIES):
+            raise ValueError(f"families{name} must be ids in {lowest}..{N_FAMILIES - 1}, got min {f.min()} "
+                             f"max {f.max()}")
+        if not np.all((g >= 0.0) & (g <= 1.0)):
+            raise ValueError(f"genes{name} must all lie in [0, 1] (NaN is not allowed)")
+    return families, genes, families_b, genes_b
+
+
+def _check_bounds(bounds: np.ndarray, n: int) -> np.ndarray:
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    if bounds.ndim != 1 or len(bounds) < 2 or bounds[0] < 0 or bounds[-1] >= n or np.any(np.diff(bounds) <= 0):
+        raise ValueError(f"bounds={bounds!r} must be >= 2 strictly increasing bar indices in [0, {n - 1}]")
+    return bounds
+
+
+def _sliced(market: Market, stop: int) -> tuple[np.ndarray, ...]:
+    """(open, high, low, close, volume, funding)[:stop] as contiguous float64, checked finite and aligned."""
+    if not market.bars_per_year > 0:
+        raise ValueError(f"bars_per_year={market.bars_per_year!r} must be > 0")
+    arrays = []
+    for name in ("open", "high", "low", "close", "volume", "funding"):
+        a = np.asarray(getattr(market, name))
+        if a.ndim != 1 or len(a) != len(market.close):
+            raise ValueError(f"market.{name} has shape {a.shape}; expected ({len(market.close)},) like close")
+        a = np.ascontiguousarray(a[:stop], dtype=np.float64)
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"market.{name} has a non-finite value at bar {int(np.argmin(np.isfinite(a)))}")
+        arrays.append(a)
+    return tuple(arrays)
+
+
+def _build_banks(arrays: tuple[np.ndarray, ...], families: np.ndarray, genes: np.ndarray, families_b: np.ndarray,
+                 genes_b: np.ndarray) -> _Banks:
+    """The banks the population (both ensemble members) needs; placeholders for unused ones."""
+    _, high, low, close, volume, _ = arrays
+    members = np.r_[families, families_b]
+    member_genes = np.vstack([genes, genes_b])
+    windows = np.unique(ema_crossover_windows_2d_nb(member_genes[members == _EMA]))
+    ema_row = np.full(int(windows.max(initial=0)) + 1, -1, dtype=np.int64)
+    ema_row[windows] = np.arange(len(windows))
+    ema = ema_bank_nb(close, windows)
+    if np.any((members == _LINEAR) | (members == _PCA_TREE)):
+        x, y, usable, cum = learning_bank_nb(high, low, close, volume)
+    else:
+        x, y = np.empty((N_FEATURES, 0)), np.empty(0)
+        usable, cum = np.empty(0, dtype=np.bool_), np.empty((0, N_MOMENTS, N_MOMENTS))
+    return _Banks(ema, ema_row, x, y, usable, cum)
+
+
+@njit(cache=True)
+def _target_1d_nb(family: int, genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+                  close: np.ndarray, volume: np.ndarray, funding: np.ndarray, banks: _Banks, out: np.ndarray) -> None:
+    """positions_1d_nb, reading the banks where a family has one (bit-identical results)."""
+    if family == _EMA:
+        ema_crossover_from_bank_1d_nb(genes, banks.ema, banks.ema_row, out)
+    elif family == _LINEAR:
+        linear_classifier_from_bank_1d_nb(genes, banks.x, banks.cum, out)
+    elif family == _PCA_TREE:
+        pca_tree_quantile_from_bank_1d_nb(genes, banks.x, banks.y, banks.usable, banks.cum, out)
+    else:
+        signal_1d_nb(family, genes, open_, high, low, close, volume, funding, out)
+    apply_risk_1d_nb(genes, out)
+
+
+@njit(cache=True, parallel=True)
+def _evaluate_nb(families: np.ndarray, genes: np.ndarray, families_b: np.ndarray, genes_b: np.ndarray,
+                 open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
+                 funding: np.ndarray, banks: _Banks, bounds: np.ndarray, fee: float, slippage: float,
+                 bars_per_year: float, out_metrics: np.ndarray, out_returns: np.ndarray) -> None:
+    """Per genome: target -> simulate into out_metrics[i] (and out_returns[i] unless it has 0 columns)."""
+    for i in prange(len(families)):
+        target = np.empty(len(close))  # the genome's only N-length buffer (two for an ensemble)
+        _target_1d_nb(families[i], genes[i], open_, high, low, close, volume, funding, banks, target)
+        if families_b[i] >= 0:
+            other = np.empty(len(close))
+            _target_1d_nb(families_b[i], genes_b[i], open_, high, low, close, volume, funding, banks, other)
+            for t in range(len(close)):
+                target[t] = 0.5 * (target[t] + other[t])
+        _, stop_loss, take_profit, _ = decode_risk_nb(genes[i])  # an ensemble stops on member a's genes
+        simulate_1d_nb(target, open_, high, low, close, funding, bounds, stop_loss, take_profit, fee, slippage,
+                       bars_per_year, out_metrics[i], out_returns[i])

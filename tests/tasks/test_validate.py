@@ -1,0 +1,207 @@
+"""The validate stage on small synthetic markets: a planted pattern passes, noise and look-ahead do not,
+modes and batches behave; the replay engine equals the kernel trade for trade on every family."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kernels.evaluate import Costs, Market
+from kernels.families import FAMILY_NAMES, N_FAMILIES
+from kernels.genome import GENE_DIRECTION, N_GENES
+from tasks.candidate import Candidate, CoinInputs
+from tasks.config import RunConfig, ValidationConfig
+from tasks.gate_replay import replay_candidate
+from tasks.market_source import CoinData, MarketData
+from tasks.market_store import epoch_ms
+from tasks.run_dir import RunDir
+from tasks.validate import inline_batches, validate_run
+from tasks.windows import split_windows
+
+# A stochastic-oscillator genome that trades the sine market below (found by random search on its own
+# generator; the test only needs one strategy that truly works there).
+PLANTED = ("stochastic", [0.088, 0.278, 0.963, 0.953, 0.604, 0.756, 0.249, 0.527, 0.411, 0.775, 0.228, 0.567])
+
+
+def market_data(close: np.ndarray, seed: int, wick: float = 0.001) -> MarketData:
+    n = len(close)
+    rng = np.random.default_rng(seed)
+    open_ = np.r_[close[0], close[:-1]]
+    candles = pd.DataFrame({
+        "timestamp": pd.date_range("2022-01-01", periods=n, freq="1h", tz="UTC").astype("datetime64[ms, UTC]"),
+        "open": open_,
+        "high": np.maximum(open_, close) * (1 + wick * rng.uniform(0.5, 1.5, n)),
+        "low": np.minimum(open_, close) * (1 - wick * rng.uniform(0.5, 1.5, n)),
+        "close": close,
+        "volume": rng.lognormal(3.0, 0.5, n),
+    })
+    return MarketData((CoinData("BTC", candles, np.full(n, 1.25e-5), 0.0),), "1h", "synthetic", "assumed")
+
+
+def sine_market(n: int = 3000) -> MarketData:
+    """A 48-hour ±3 % cycle under a little noise: oscillator strategies can really earn here."""
+    rng = np.random.default_rng(0)
+    t = np.arange(n)
+    close = 100 * (1 + 0.03 * np.sin(2 * np.pi * t / 48)) * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
+    return market_data(close, seed=0)
+
+
+def random_walk_market(n: int, seed: int) -> MarketData:
+    """BTC-like hourly volatility (~0.6 %), no drift, nothing to find."""
+    rng = np.random.default_rng(seed)
+    return market_data(30_000 * np.exp(np.cumsum(rng.normal(0, 0.006, n))), seed=seed, wick=0.003)
+
+
+def row(strategy_id: str, family: str, genes, family_b: str | None = None, genes_b=None) -> dict:
+    return {"strategy_id": strategy_id, "coin": "BTC", "family": family, "family_b": family_b,
+            "genes": list(map(float, genes)), "genes_b": list(map(float, genes_b if genes_b is not None else
+                                                                  np.full(N_GENES, 0.5))), "fitness": 1.0}
+
+
+def clone_rows(count: int, seed: int) -> list[dict]:
+    """Near-copies of the planted genome, as the evolution's top candidates usually are."""
+    rng = np.random.default_rng(seed)
+    genes = np.asarray(PLANTED[1])
+    return [row(f"clone-{seed}-{i}", PLANTED[0], np.clip(genes + rng.normal(0, 0.03, N_GENES), 0, 1))
+            for i in range(count)]
+
+
+def random_rows(count: int, seed: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [row(f"random-{seed}-{i}", FAMILY_NAMES[i % N_FAMILIES], rng.uniform(size=N_GENES)) for i in range(count)]
+
+
+def make_run(tmp_path, rows: list[dict], trials: int = 500) -> RunDir:
+    run = RunDir(tmp_path / "run")
+    run.root.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(run.candidates)
+    # Migrant copies (evaluated == False) are not trials.
+    pd.DataFrame({"evaluated": [True] * trials + [False] * 7}).to_parquet(run.evolved)
+    return run
+
+
+def validate(tmp_path, market: MarketData, rows: list[dict], mode: str = "fast", run_batches=inline_batches,
+             **settings) -> tuple[pd.DataFrame, dict]:
+    config = RunConfig(run_id="t", validation=ValidationConfig(mode=mode, min_trades=20, **settings))
+    run = make_run(tmp_path, rows)
+    table = validate_run(run, market, split_windows(market, config.windows), config, run_batches=run_batches)
+    assert pd.read_parquet(run.validated)["strategy_id"].tolist() == [r["strategy_id"] for r in rows]
+    return table.set_index("strategy_id"), json.loads(run.manifest_path.read_text())["validation"]
+
+
+@pytest.fixture(scope="module")
+def sine() -> MarketData:
+    return sine_market()
+
+
+def test_planted_pattern_passes_fast_mode(tmp_path, sine):
+    rows = [row("planted", *PLANTED)] + clone_rows(7, seed=1) + [row("idle", "funding_carry", np.zeros(N_GENES))]
+    table, summary = validate(tmp_path, sine, rows)
+    planted = table.loc["planted"]
+    assert planted["gate1_pass"] and planted["gate2_pass"] and planted["passed"], planted["reasons"]
+    assert planted["gate1_dsr"] > 0.95 and planted["gate2_trades_match"] and planted["gate2_consistency"] >= 0.6
+    assert planted["overall_score"] >= 0.7 and planted["reasons"] == "" and planted["gates_performed"] == "gate1,gate2"
+    assert not table.loc["idle", "passed"] and "0 trades < 20" in table.loc["idle", "reasons"]
+    assert table["gate2_trades_match"].all(), table["gate2_mismatch"].tolist()
+    assert summary["n_trials"] == 500 and summary["candidates"] == 9 and summary["passed"] >= 1
+    assert 2 <= summary["clusters"] < 9 and summary["clusters"] / 9 * 500 == pytest.approx(
+        summary["n_effective_trials"], abs=1e-3)
+    assert summary["pbo"] is not None and 0.0 <= summary["pbo"] <= 1.0
+    # Every trial counted in full deflates more than the effective number.
+    assert planted["gate1_dsr_all_trials"] <= planted["gate1_dsr"]
+
+
+def test_full_mode_fails_honestly_without_gate3(tmp_path, sine):
+    table, summary = validate(tmp_path, sine, [row("planted", *PLANTED)] + clone_rows(2, seed=2), mode="full")
+    planted = table.loc["planted"]
+    assert planted["gate1_pass"] and planted["gate2_pass"] and not planted["passed"]
+    assert "gate 3 (venue) not performed" in planted["reasons"]
+    assert summary["gates"] == ["gate1", "gate2", "gate3"] and summary["passed"] == 0
+
+
+def test_minimal_mode_runs_gate1_only(tmp_path, sine):
+    table, summary = validate(tmp_path, sine, [row("planted", *PLANTED)] + clone_rows(3, seed=3), mode="minimal")
+    assert table.loc["planted", "passed"] and table.loc["planted", "gates_performed"] == "gate1"
+    assert not [c for c in table.columns if c.startswith("gate2")]
+    assert "gate2_passed" not in summary and summary["gate1_passed"] >= 1
+
+
+def test_nothing_passes_on_random_walks(tmp_path):
+    """Random genomes on a BTC-like random walk: the gates must not mistake luck for skill."""
+    passed = 0
+    for seed in range(3):
+        table, _ = validate(tmp_path / str(seed), random_walk_market(2500, seed), random_rows(14, seed=10 + seed))
+        passed += int(table["passed"].sum())
+        assert table["gate2_trades_match"].all()
+    assert passed == 0
+
+
+class PeekingCandidate(Candidate):
+    """The planted genome, but its targets peek at the next close (a deliberately dishonest strategy)."""
+
+    def targets(self, market: Market, stop: int | None = None) -> np.ndarray:
+        close = market.close[:stop]
+        out = np.zeros(len(close))
+        out[:-1] = np.sign(close[1:] - close[:-1])
+        return out
+
+
+def test_a_look_ahead_strategy_is_rejected(tmp_path, sine):
+    def peeking(batches, *args):
+        return inline_batches([[PeekingCandidate(*c) for c in batch] for batch in batches], *args)
+
+    table, _ = validate(tmp_path, sine, [row("planted", *PLANTED)], run_batches=peeking)
+    planted = table.loc["planted"]
+    assert not planted["passed"] and not planted["gate1_pass"] and planted["gate1_score"] == 0.0
+    assert planted["gate1_reasons"].startswith("look-ahead: positions change when later bars are removed")
+    assert planted["gate1_lookahead_leaks"] >= 1
+    # The replay of a peeking strategy does not match the honest kernel either.
+    assert not planted["gate2_trades_match"] and planted["gate2_mismatch"].startswith("trade #1 differs")
+
+
+def test_a_broken_candidate_fails_alone(tmp_path, sine):
+    broken = row("broken", "ema_crossover", np.full(N_GENES, 0.5))
+    broken["genes"][5] = 1.5  # genes live in [0, 1]
+    table, summary = validate(tmp_path, sine, [broken, row("planted", *PLANTED)])
+    assert table.loc["broken", "reasons"].startswith("gate1: validation error: ValueError")
+    assert table.loc["planted", "passed"] and summary["errors"] == 1
+
+
+def test_candidates_travel_in_at_most_concurrency_batches(tmp_path, sine):
+    seen = []
+
+    def recording(batches, *args):
+        seen.append([len(b) for b in batches])
+        return inline_batches(batches, *args)
+
+    validate(tmp_path, sine, random_rows(7, seed=4), mode="minimal", run_batches=recording, concurrency=3)
+    assert seen == [[3, 2, 2]]
+
+
+def test_no_candidates_writes_an_empty_table(tmp_path, sine):
+    config = RunConfig(run_id="t")
+    run = make_run(tmp_path, [row("x", *PLANTED)])
+    pd.DataFrame(columns=["strategy_id", "coin", "family"]).to_parquet(run.candidates)
+    table = validate_run(run, sine, split_windows(sine, config.windows), config, run_batches=inline_batches)
+    assert table.empty and run.manifest()["validation"]["candidates"] == 0
+
+
+@pytest.mark.parametrize("family", range(N_FAMILIES), ids=FAMILY_NAMES)
+def test_replay_engine_equals_kernel_on_real_data(family, shared_data):
+    """Every family: two random genomes and an ensemble, 1,000 replayed hours of real BTC with its funding."""
+    candles = pd.read_parquet(shared_data / "candles-1h" / "BTC.parquet").iloc[-1600:]
+    funding = pd.read_parquet(shared_data / "funding-1h" / "BTC.parquet").set_index("timestamp")["funding_rate"]
+    rates = funding.reindex(candles["timestamp"]).fillna(1.25e-5).to_numpy()
+    market = Market(*(candles[k].to_numpy(np.float64) for k in ("open", "high", "low", "close", "volume")),
+                    rates, 8760.0)
+    coin = CoinInputs(market, epoch_ms(candles["timestamp"]), (300, 600), (600, 1600), (1600, 1600))
+    rng = np.random.default_rng(family)
+    genes = rng.uniform(size=(3, N_GENES))
+    genes[:, GENE_DIRECTION] = (0.9, 0.1, 0.9)  # long-short, long-only, and an ensemble with the next family
+    candidates = [Candidate("a", "BTC", family, genes[0]), Candidate("b", "BTC", family, genes[1]),
+                  Candidate("e", "BTC", family, genes[0], (family + 1) % N_FAMILIES, genes[2])]
+    for candidate in candidates:
+        result = replay_candidate(candidate, coin, Costs(), periods=6)
+        assert result["gate2_trades_match"], result["gate2_mismatch"]
