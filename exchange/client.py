@@ -70,9 +70,14 @@ class AccountState(NamedTuple):
     positions: dict[str, Position]
 
 
+def _refused(status: str) -> bool:
+    """Whether an orderStatus word records a refusal ("rejected", "minTradeNtlRejected", ...)."""
+    return status.lower().endswith("rejected")
+
+
 def _order_result(cloid: Cloid, answer: dict[str, Any]) -> OrderResult:
     order, status = answer["order"], answer["status"]
-    if status == "rejected" or status.endswith("Rejected"):
+    if _refused(status):
         raise error_from_order_status(status, str(cloid))
     filled = float(order["origSz"]) - float(order["sz"])
     return OrderResult(str(cloid), int(order["oid"]), status, filled, None)
@@ -188,7 +193,7 @@ class HyperliquidClient:
             raise InvalidSizeError(f"size={size} rounds to 0 at {rules.sz_decimals} decimals for {coin}")
         cloid = cloid_for(strategy_id, bar_time, tag)
         known = self.order_status(cloid)
-        if known.get("status") == "order" and not known["order"]["status"].lower().endswith("rejected"):
+        if known.get("status") == "order" and not _refused(known["order"]["status"]):
             return _order_result(cloid, known["order"])
         request = {"coin": coin, "is_buy": is_buy, "sz": sz, "limit_px": px, "order_type": {"limit": {"tif": tif}},
                    "reduce_only": reduce_only, "cloid": cloid}
@@ -204,7 +209,8 @@ class HyperliquidClient:
             raise error_from_message(status["error"])
         if "filled" in status:
             filled = status["filled"]
-            return OrderResult(str(cloid), int(filled["oid"]), "filled", float(filled["totalSz"]), float(filled["avgPx"]))
+            return OrderResult(str(cloid), int(filled["oid"]), "filled", float(filled["totalSz"]),
+                               float(filled["avgPx"]))
         return OrderResult(str(cloid), int(status["resting"]["oid"]), "resting", 0.0, None)
 
     def market_order(self, coin: str, is_buy: bool, size: float, *, strategy_id: str, bar_time: int,

@@ -6,10 +6,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from flows.commands import data, run
+from flows.commands import data, run, venue
 
 # Subcommand modules; each exposes register(subparsers).
-_COMMANDS = (run, data)
+_COMMANDS = (run, data, venue)
 
 
 def build_parser() -> argparse.ArgumentParser:

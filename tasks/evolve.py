@@ -1,57 +1,93 @@
-"""Evolve stage: islands evolve in parallel for an epoch each, then elites migrate around a ring.
+"""Evolve stage: islands evolve in parallel for an epoch each, elites migrate around a ring, and the whole
+loop is an event stream (tasks.events).
 
-Each island-epoch is one coarse Prefect task (seconds of numba work), so on Ray the per-task overhead
-(~100 ms) stays small. The train data goes to the workers once, as the result of one upstream task
-that every island task depends on (on Ray: one object in the object store, read zero-copy). The GA
-only ever sees the train window: the kernel markets are cut at the window's end before they ship.
+run_evolution, step by step:
 
-Reproducibility: each island-epoch draws from ``default_rng([seed, island, epoch])`` and results are
-gathered in island order, so the same data and seed give the same genomes however many workers run.
+1. train inputs: every coin's bars cut at the end of the train window (tasks.train_inputs), made once and
+   shipped to the workers once (on Ray: one object in the object store that every task reads);
+2. regime pilot (tasks.regime_bias): label the train bars, score a small sample per regime, and weight
+   the families toward those doing well in the latest regime;
+3. initial population: one Latin hypercube over all islands' genomes with those family shares, dealt to
+   the islands family by family (every family with a share is present even when islands are small);
+4. Evolution: per epoch one coarse task per island (k generations, seconds of numba work), then ring
+   migration; iterating it yields the events, which go to events.parquet, the Prefect artifacts and the
+   caller's ``on_event``;
+5. the per-regime Sharpe of the best genomes (columns ``sharpe_<regime>`` of evolved.parquet and the summary).
+
+Where the work runs is injected: ``submit(fn, *args, **kwargs)`` returns something with ``.result()``.
+Inside a flow run the default turns each call into a Prefect task on the flow's task runner (Ray);
+outside one (tests, notebooks) the calls run inline.
+
+Reproducibility: island i's epoch e draws from ``default_rng([seed, i, e])``, the initial population and
+the pilot from their own streams, and results are gathered in island order: the same data and seed give
+the same genomes however many workers run.
+
+Time budget: evolution may use EVOLVE_BUDGET_SHARE of ``--hours``; when that is spent it stops after the
+current epoch, emits a "stopped" event, and the summary says so (``stopped_by_budget``, ``stop_note``).
 """
 from __future__ import annotations
 
 import logging
 import time
-from typing import NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 
-from kernels.archive import Archive, coverage, empty_archive
-from kernels.evaluate import Costs, Market
+from kernels.archive import Archive, empty_archive
+from kernels.families import FAMILY_NAMES
 from kernels.ga.loop import EpochResult, GAConfig, evolve_epoch
 from kernels.ga.migration import migrate
 from kernels.ga.operators import VariationConfig, init_population
-from kernels.ga.population import Population, concat
-from kernels.metrics import METRIC_NAMES
+from kernels.ga.population import Population, assign_uids, concat, empty_population, take
+from kernels.regimes import REGIME_NAMES
 from tasks.atomic import write_parquet_atomic
 from tasks.config import RunConfig
-from tasks.evaluation import evaluate_genomes, kernel_costs, kernel_market
-from tasks.genome_table import population_frame, with_parent_ids
+from tasks.events import EventSink, PrefectArtifacts, events_frame, stamped
+from tasks.genome_table import population_frame, strategy_id, with_parent_ids, with_regime_sharpe
 from tasks.market_source import MarketData
+from tasks.regime_bias import RegimeSettings, regime_pilot, regime_scores
 from tasks.run_dir import RunDir
-from tasks.windows import RunWindows, bar_range, fold_bounds
+from tasks.serialize import select_candidates
+from tasks.train_inputs import TrainInputs, fold_metrics, prepare_train_inputs
+from tasks.windows import RunWindows
 
-__all__ = ["TrainInputs", "evolve_island", "prepare_train_inputs", "run_evolution"]
+__all__ = ["EVOLVE_BUDGET_SHARE", "EvolvePlan", "Evolution", "IslandState", "Submit", "evolve_island",
+           "evolve_plan", "initial_islands", "inline_submit", "prefect_submit", "run_evolution"]
 
 log = logging.getLogger(__name__)
-# Bars of indicator history before the first scored fold (the slowest families look back ~300 bars).
-WARMUP_BARS = 300
 # Share of the run's time budget that evolution may use (the rest is validation and deployment).
 EVOLVE_BUDGET_SHARE = 0.5
+# Random streams besides the islands' [seed, island < 4096, epoch].
+INIT_STREAM = (4096, 1)
+PILOT_STREAM = (4097, 1)
+# Best distinct genomes scored per regime after the evolution.
+TOP_BY_REGIME = 10
+REGIMES = RegimeSettings()
+
+Submit = Callable[..., Any]  # submit(fn, *args, **kwargs) -> a future with .result()
 
 
-class TrainInputs(NamedTuple):
-    """Per coin: the kernel market cut at the end of the train window, and its walk-forward fold bounds."""
-    markets: tuple[Market, ...]
-    folds: tuple[np.ndarray, ...]
-    costs: Costs
+class EvolvePlan(NamedTuple):
+    """What to evolve: ``islands`` of ``size`` genomes for ``generations``, ``epoch_generations`` per task,
+    ``migrants`` elites per island at each migration, and the GA settings."""
+    islands: int
+    size: int
+    generations: int
+    epoch_generations: int
+    migrants: int
+    seed: int
+    ga: GAConfig
 
     @property
-    def n_folds(self) -> int:
-        return len(self.folds[0]) - 1
+    def evaluations(self) -> int:
+        """Genomes evaluated by a complete run: the initial population plus λ offspring per generation."""
+        offspring = max(1, int(round(self.size * self.ga.offspring_ratio)))
+        return self.islands * (self.size + offspring * self.generations)
 
 
 class IslandState(NamedTuple):
@@ -60,111 +96,255 @@ class IslandState(NamedTuple):
     stage: int
 
 
-def prepare_train_inputs(market: MarketData, windows: RunWindows, config: RunConfig) -> TrainInputs:
-    markets, folds = [], []
-    for coin in market.coins:
-        i0, i1 = bar_range(coin.candles, windows.train)
-        markets.append(kernel_market(coin, market.interval, stop=i1))
-        folds.append(fold_bounds(i0, i1, config.windows.folds, WARMUP_BARS))
-    return TrainInputs(tuple(markets), tuple(folds), kernel_costs(config.costs))
-
-
-def _evaluator(inputs: TrainInputs):
-    """evaluate_fn for the GA loop: fold metrics of a population, coin by coin."""
-    def evaluate_fn(pop: Population) -> np.ndarray:
-        out = np.empty((pop.uid.size, inputs.n_folds, len(METRIC_NAMES)))
-        for c, (kmarket, bounds) in enumerate(zip(inputs.markets, inputs.folds)):
-            rows = np.flatnonzero(pop.coin == c)
-            if rows.size:
-                out[rows] = evaluate_genomes(kmarket, pop.family[rows], pop.genes[rows], bounds, inputs.costs,
-                                             pop.family_b[rows], pop.genes_b[rows])
-        return out
-    return evaluate_fn
-
-
-def evolve_island(state: IslandState | None, inputs: TrainInputs, *, island: int, epoch: int, size: int,
-                  first_generation: int, generations: int, seed: int, ga: GAConfig) -> EpochResult:
-    """One island for one epoch; ``state=None`` starts the island from a Latin-hypercube population."""
-    rng = np.random.default_rng([seed, island, epoch])
-    if state is None:
-        population = init_population(size, n_folds=inputs.n_folds, rng=rng, config=ga.variation, island=island)
-        state = IslandState(population, empty_archive(ga.archive, inputs.n_folds), 0)
-    return evolve_epoch(state.population, _evaluator(inputs), generations=generations,
-                        first_generation=first_generation, island=island, rng=rng, config=ga,
-                        archive=state.archive, stage=state.stage)
-
-
-evolve_island_task = task(name="evolve-island", cache_policy=NO_CACHE)(evolve_island)
-prepare_train_inputs_task = task(name="prepare-train-inputs", cache_policy=NO_CACHE)(prepare_train_inputs)
-
-
-def run_evolution(run: RunDir, market: MarketData, windows: RunWindows, config: RunConfig) -> dict:
-    """Evolve every island, write evolved.parquet and events.parquet; returns the stage summary."""
+def evolve_plan(config: RunConfig, n_coins: int) -> EvolvePlan:
     evolve = config.evolve
-    ga = GAConfig(variation=VariationConfig(n_coins=len(market.coins)))
+    ga = GAConfig(variation=VariationConfig(n_coins=n_coins))
     ga = ga._replace(fitness=ga.fitness._replace(min_trades=float(evolve.min_trades)))
-    inputs = prepare_train_inputs_task.submit(market, windows, config)
-    deadline = time.monotonic() + config.hours * 3600 * EVOLVE_BUDGET_SHARE
-    states: list[IslandState | None] = [None] * evolve.islands
-    logged, events, migrants = [], [], []
-    done, epoch, started = 0, 0, time.perf_counter()
-    stopped_by_budget = False
-    while done < evolve.generations:
-        span = min(evolve.epoch_generations, evolve.generations - done)
-        futures = [
-            evolve_island_task.submit(states[i], inputs, island=i, epoch=epoch, size=evolve.batch_size,
-                                      first_generation=done, generations=span, seed=config.seed, ga=ga)
-            for i in range(evolve.islands)
-        ]
-        results: list[EpochResult] = [f.result() for f in futures]
-        done, epoch = done + span, epoch + 1
-        for r in results:
-            logged.append(r.log.genomes)
-            events.extend(r.events)
-        populations = [r.population for r in results]
-        if done < evolve.generations:
-            populations, arrived = migrate(populations, min(evolve.migrants, evolve.batch_size - 1), generation=done)
-            migrants.append(arrived)
-            events.append({"event": "migration", "generation": done, "migrants": int(arrived.uid.size)})
-        states = [IslandState(p, r.archive, r.stage) for p, r in zip(populations, results)]
-        log.info("epoch %d: %d generations done, %d genomes evaluated", epoch, done, sum(p.uid.size for p in logged))
-        if done < evolve.generations and time.monotonic() > deadline:
-            stopped_by_budget = True
-            log.warning("evolution stopped after generation %d: its share of the %.2f h budget is spent",
-                        done, config.hours)
+    return EvolvePlan(evolve.islands, evolve.batch_size, evolve.generations, evolve.epoch_generations,
+                      min(evolve.migrants, evolve.batch_size - 1), config.seed, ga)
+
+
+def initial_islands(plan: EvolvePlan, n_folds: int, family_weights: np.ndarray) -> list[Population]:
+    """One Latin hypercube of islands x size genomes with the given family shares, dealt round-robin to
+    the islands in family order; uids stamped per island (generation 0)."""
+    rng = np.random.default_rng([plan.seed, *INIT_STREAM])
+    pop = init_population(plan.islands * plan.size, n_folds=n_folds, rng=rng, config=plan.ga.variation,
+                          family_weights=family_weights)
+    order = np.argsort(pop.family, kind="stable")
+    return [assign_uids(take(pop, order[i::plan.islands]), island=i, generation=0) for i in range(plan.islands)]
+
+
+def evolve_island(state: IslandState, inputs: TrainInputs, *, island: int, epoch: int, first_generation: int,
+                  generations: int, seed: int, ga: GAConfig) -> EpochResult:
+    """One island for one epoch (kernels.ga.loop.evolve_epoch on the train folds).
+
+    Events come back stamped with this worker's wall clock at the end of their generation; generation
+    events also get ``evaluations_per_second``, the island's rate over that generation (breeding included).
+    """
+    rng = np.random.default_rng([seed, island, epoch])
+    clock: dict[int, tuple[float, int]] = {}  # generation -> (time its evaluation ended, genomes evaluated)
+
+    def evaluate_fn(pop: Population) -> np.ndarray:
+        metrics = fold_metrics(inputs, pop)
+        clock[int(pop.generation.max())] = (time.time(), int(pop.uid.size))
+        return metrics
+
+    previous = time.time()
+    result = evolve_epoch(state.population, evaluate_fn, generations=generations, first_generation=first_generation,
+                          island=island, rng=rng, config=ga, archive=state.archive, stage=state.stage)
+    events = []
+    for event in result.events:
+        end, count = clock[event["generation"]]
+        event = stamped(event, end)
+        if event["event"] == "generation":
+            event["evaluations_per_second"] = count / max(end - previous, 1e-9)
+            previous = end
+        events.append(event)
+    return result._replace(events=events)
+
+
+class Evolution:
+    """The island-epoch loop as an event stream.
+
+    Iterating runs it: a "start" event; per epoch one ``submit`` per island, each island's events in
+    island order as its result arrives, then an "epoch" event; before every later epoch a ring migration
+    and its "migration" event. A consumer may stop after any "epoch" event: the evolution ends there,
+    with no migration. ``evaluated()``, ``migrants()``, ``states`` and ``generation`` then describe what
+    was done. Generation events carry the island's evaluation count over the whole run; champion events
+    the genome's ``strategy_id`` and coin / family names.
+    """
+
+    def __init__(self, plan: EvolvePlan, inputs: Any, islands: list[Population], *, coins: tuple[str, ...],
+                 submit: Submit) -> None:
+        if len(islands) != plan.islands:
+            raise ValueError(f"islands has {len(islands)} populations; the plan has {plan.islands}")
+        self.plan, self._inputs, self._coins, self._submit = plan, inputs, coins, submit
+        self._n_folds = islands[0].profile.shape[1]
+        archive = empty_archive(plan.ga.archive, self._n_folds)
+        self.states = [IslandState(p, archive, 0) for p in islands]
+        self.generation = 0
+        self._evaluated: list[Population] = []
+        self._migrants: list[Population] = []
+
+    def evaluated(self) -> Population:
+        """Every genome evaluated so far, each once, in island-epoch order."""
+        return concat(self._evaluated) if self._evaluated else empty_population(0, self._n_folds)
+
+    def migrants(self) -> Population:
+        """Every migrant copy (operator migrate, not evaluated again)."""
+        return concat(self._migrants) if self._migrants else empty_population(0, self._n_folds)
+
+    def __iter__(self) -> Iterator[dict]:
+        plan = self.plan
+        started = time.time()
+        yield stamped({"event": "start", "islands": plan.islands, "population": plan.size,
+                       "generations": plan.generations, "evaluations_planned": plan.evaluations}, started)
+        evaluations = np.zeros(plan.islands, np.int64)
+        latest: dict[int, dict] = {}
+        champions, epoch = 0, 0
+        while self.generation < plan.generations:
+            if epoch:
+                yield self._migrate()
+            span = min(plan.epoch_generations, plan.generations - self.generation)
+            futures = [self._submit(evolve_island, state, self._inputs, island=i, epoch=epoch,
+                                    first_generation=self.generation, generations=span, seed=plan.seed, ga=plan.ga)
+                       for i, state in enumerate(self.states)]
+            states = []
+            for i, future in enumerate(futures):
+                result: EpochResult = future.result()
+                self._evaluated.append(result.log.genomes)
+                for event in result.events:
+                    if event["event"] == "generation":
+                        event = event | {"evaluations": int(evaluations[i] + event["evaluations"])}
+                        latest[i] = event
+                    else:
+                        champions += 1
+                        event = self._named(event, result.log.genomes)
+                    yield event
+                evaluations[i] += result.log.genomes.uid.size
+                states.append(IslandState(result.population, result.archive, result.stage))
+            self.states = states
+            self.generation += span
+            epoch += 1
+            seconds = time.time() - started
+            total = int(evaluations.sum())
+            yield stamped({
+                "event": "epoch", "epoch": epoch, "generation": self.generation, "generations": plan.generations,
+                "evaluations": total, "seconds": seconds, "evaluations_per_second": total / max(seconds, 1e-9),
+                **{k: max(e[k] for e in latest.values()) for k in ("best_fitness", "best_sharpe", "best_cagr")},
+                "archive_coverage": float(np.mean([e["archive_coverage"] for e in latest.values()])),
+                "champions": champions,
+            })
+            log.info("epoch %d: generation %d of %d, %d genomes evaluated in %.1f s", epoch, self.generation,
+                     plan.generations, total, seconds)
+
+    def _migrate(self) -> dict:
+        populations, arrived = migrate([s.population for s in self.states], self.plan.migrants,
+                                       generation=self.generation)
+        self._migrants.append(arrived)
+        self.states = [s._replace(population=p) for s, p in zip(self.states, populations)]
+        return stamped({"event": "migration", "generation": self.generation, "migrants": int(arrived.uid.size)})
+
+    def _named(self, event: dict, genomes: Population) -> dict:
+        """A champion event with the genome's strategy_id and coin / family names."""
+        row = int(np.flatnonzero(genomes.uid == event["uid"])[0])
+        coin = self._coins[event["coin"]]
+        sid = strategy_id(coin, int(genomes.family[row]), genomes.genes[row], int(genomes.family_b[row]),
+                          genomes.genes_b[row])
+        return event | {"strategy_id": sid, "coin": coin, "family": FAMILY_NAMES[event["family"]]}
+
+
+class _Done(NamedTuple):
+    """The result of a call already made (inline_submit's future)."""
+    value: Any
+
+    def result(self) -> Any:
+        return self.value
+
+
+def inline_submit(fn: Callable, *args: Any, **kwargs: Any) -> _Done:
+    """Run ``fn`` now, in this process; arguments that are inline futures are resolved first."""
+    args = tuple(a.value if isinstance(a, _Done) else a for a in args)
+    kwargs = {k: v.value if isinstance(v, _Done) else v for k, v in kwargs.items()}
+    return _Done(fn(*args, **kwargs))
+
+
+_TASKS = {
+    prepare_train_inputs: task(name="prepare-train-inputs", cache_policy=NO_CACHE)(prepare_train_inputs),
+    regime_pilot: task(name="regime-pilot", cache_policy=NO_CACHE)(regime_pilot),
+    evolve_island: task(name="evolve-island", task_run_name="island-{island}-epoch-{epoch}",
+                        cache_policy=NO_CACHE)(evolve_island),
+    regime_scores: task(name="regime-scores", cache_policy=NO_CACHE)(regime_scores),
+}
+
+
+def prefect_submit(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Submit ``fn`` as its Prefect task to the current flow's task runner (futures pass between tasks)."""
+    return _TASKS[fn].submit(*args, **kwargs)
+
+
+def run_evolution(run: RunDir, market: MarketData, windows: RunWindows, config: RunConfig, *,
+                  on_event: EventSink | None = None, submit: Submit | None = None) -> dict:
+    """Evolve every island, write evolved.parquet and events.parquet; returns the stage summary.
+
+    ``on_event`` receives every event as it happens (tasks.events); ``submit`` defaults to Prefect tasks
+    inside a flow run and to inline calls outside one. Inside a flow run the Prefect progress and island
+    table artifacts are updated at every epoch.
+    """
+    in_flow = FlowRunContext.get() is not None
+    submit = submit or (prefect_submit if in_flow else inline_submit)
+    sinks = [s for s in (on_event, PrefectArtifacts(run.run_id) if in_flow else None) if s is not None]
+    coins = tuple(c.coin for c in market.coins)
+    plan = evolve_plan(config, len(coins))
+    started = time.monotonic()
+    budget = config.hours * 3600 * EVOLVE_BUDGET_SHARE
+    inputs = submit(prepare_train_inputs, market, windows, config)
+    pilot = submit(regime_pilot, inputs, REGIMES, np.random.default_rng([config.seed, *PILOT_STREAM])).result()
+    evolution = Evolution(plan, inputs, initial_islands(plan, config.windows.folds, pilot.weights),
+                          coins=coins, submit=submit)
+    events: list[dict] = []
+
+    def emit(event: dict) -> None:
+        events.append(event)
+        for sink in sinks:
+            sink(event)
+
+    stop_note = None
+    for event in evolution:
+        emit(event)
+        if event["event"] != "epoch":
+            continue
+        write_parquet_atomic(events_frame(events), run.events)  # readable while the run goes on
+        if evolution.generation < plan.generations and time.monotonic() - started > budget:
+            stop_note = (f"stopped after generation {evolution.generation} of {plan.generations}: evolution's "
+                         f"{EVOLVE_BUDGET_SHARE:.0%} share of the {config.hours:g} h budget was spent")
+            log.warning(stop_note)
+            emit(stamped({"event": "stopped", "generation": evolution.generation,
+                          "generations": plan.generations, "reason": "time budget"}))
             break
-    seconds = time.perf_counter() - started
-    evaluated = concat(logged)
-    _write_artifacts(run, evaluated, concat(migrants) if migrants else None, events, market)
+
+    evaluated = evolution.evaluated()
+    frame = population_frame(evaluated, coins).assign(evaluated=True)
+    top = select_candidates(frame, 1.0, TOP_BY_REGIME)
+    row_of = {int(u): i for i, u in enumerate(evaluated.uid)}
+    top_genomes = take(evaluated, np.array([row_of[int(u)] for u in top["uid"]], np.int64))
+    by_regime = submit(regime_scores, inputs, REGIMES, top_genomes).result()
+    frame = with_regime_sharpe(frame, top["strategy_id"].tolist(), by_regime)
+    migrants = evolution.migrants()
+    if migrants.uid.size:
+        # Migrants are copies, not evaluations: kept for lineage, flagged so nobody counts them twice.
+        frame = pd.concat([frame, with_regime_sharpe(population_frame(migrants, coins).assign(evaluated=False),
+                                                     top["strategy_id"].tolist(), by_regime)])
+    frame = with_parent_ids(frame.sort_values("uid", kind="stable").reset_index(drop=True))
+    write_parquet_atomic(frame, run.evolved)
+    write_parquet_atomic(events_frame(events), run.events)
+    seconds = time.monotonic() - started
     return {
         "evaluations": int(evaluated.uid.size),
-        "generations": done,
-        "islands": evolve.islands,
-        "evaluations_per_second": round(evaluated.uid.size / seconds, 1) if seconds > 0 else None,
-        "stopped_by_budget": stopped_by_budget,
-        "archive_coverage": [round(coverage(s.archive), 4) for s in states if s is not None],
+        "pilot_evaluations": pilot.evaluations,
+        "generations": evolution.generation,
+        "generations_planned": plan.generations,
+        "islands": plan.islands,
+        "population": plan.size,
         "folds": config.windows.folds,
+        "seconds": round(seconds, 2),
+        "evaluations_per_second": round(evaluated.uid.size / seconds, 1) if seconds > 0 else None,
+        "stopped_by_budget": stop_note is not None,
+        "stop_note": stop_note,
+        "budget_seconds": round(budget, 1),
+        "champions": sum(e["event"] == "champion" for e in events),
+        "archive_coverage": [round(float(e), 4) for e in _island_coverage(events, plan.islands)],
+        "regimes": pilot.describe(coins),
+        "top_by_regime": [
+            {"strategy_id": row.strategy_id, "coin": row.coin, "family": row.family,
+             "fitness": round(float(row.fitness), 4),
+             **{f"sharpe_{name}": round(float(s), 4) for name, s in zip(REGIME_NAMES, scores)}}
+            for row, scores in zip(top.itertuples(), by_regime)
+        ],
     }
 
 
-def _write_artifacts(run: RunDir, evaluated: Population, migrants: Population | None, events: list[dict],
-                     market: MarketData) -> None:
-    coins = tuple(c.coin for c in market.coins)
-    frame = population_frame(evaluated, coins)
-    if migrants is not None and migrants.uid.size:
-        # Migrants are copies, not evaluations: they are kept for lineage but flagged so nobody counts them twice.
-        frame = pd.concat([frame.assign(evaluated=True), population_frame(migrants, coins).assign(evaluated=False)])
-    else:
-        frame = frame.assign(evaluated=True)
-    frame = with_parent_ids(frame.sort_values("uid", kind="stable").reset_index(drop=True))
-    write_parquet_atomic(frame, run.evolved)
-    write_parquet_atomic(_events_frame(events), run.events)
-
-
-def _events_frame(events: list[dict]) -> pd.DataFrame:
-    """Events as rows; fields an event does not have stay empty."""
-    frame = pd.DataFrame(events)
-    for col in frame.columns:
-        if frame[col].dtype == object:
-            frame[col] = frame[col].astype("string")
-    return frame
+def _island_coverage(events: list[dict], islands: int) -> list[float]:
+    """Each island's archive coverage at its last generation event."""
+    latest = {e["island"]: e["archive_coverage"] for e in events if e["event"] == "generation"}
+    return [latest[i] for i in range(islands) if i in latest]

@@ -8,8 +8,13 @@ import pandas as pd
 
 from kernels.families import FAMILY_NAMES
 from kernels.ga.population import OPERATORS, Population
+from kernels.regimes import REGIME_NAMES
 
-__all__ = ["GENE_DECIMALS", "genes_matrix", "population_frame", "strategy_id", "with_parent_ids"]
+__all__ = ["GENE_DECIMALS", "REGIME_COLUMNS", "genes_matrix", "population_frame", "strategy_id", "with_parent_ids",
+           "with_regime_sharpe"]
+
+# Per-regime Sharpe of the best genomes (tasks.regime_bias), NaN for the others.
+REGIME_COLUMNS = tuple(f"sharpe_{name}" for name in REGIME_NAMES)
 
 # Genes are quantised to this many decimals for the id: closer genomes trade identically in practice.
 GENE_DECIMALS = 6
@@ -63,6 +68,18 @@ def with_parent_ids(frame: pd.DataFrame) -> pd.DataFrame:
     """Add ``parent_ids`` (strategy ids of the parent uids) once every genome of the run is in ``frame``."""
     uid_to_id = dict(zip(frame["uid"], frame["strategy_id"]))
     return frame.assign(parent_ids=[[uid_to_id[u] for u in parents] for parents in frame["parent_uids"]])
+
+
+def with_regime_sharpe(frame: pd.DataFrame, ids: list[str], scores: np.ndarray) -> pd.DataFrame:
+    """Add REGIME_COLUMNS: row k of ``scores[len(ids), N_REGIMES]`` for every row whose strategy_id is ids[k]."""
+    position = frame["strategy_id"].map({sid: k for k, sid in enumerate(ids)})
+    known = position.notna().to_numpy()
+    columns = {}
+    for r, name in enumerate(REGIME_COLUMNS):
+        values = np.full(len(frame), np.nan)
+        values[known] = scores[position[known].astype(np.int64), r]
+        columns[name] = values
+    return frame.assign(**columns)
 
 
 def genes_matrix(column: pd.Series) -> np.ndarray:

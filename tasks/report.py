@@ -1,65 +1,95 @@
-"""report.json: what a run tried, what survived, how long each stage took and which data it used.
+"""report.json: what a run tried, what survived, how long it took, what it used and which data it saw.
 
-Built only from the run's artifacts and manifest, so rebuilding it from the same files gives the same report.
+Built only from the run's artifacts and manifest (every column read defensively: a missing one gives
+null), so rebuilding it from the same files gives the same bytes: no build time inside, every list in a
+fixed order. Field names are stable; tasks/schemas/report.schema.json pins them and the tests validate
+every report against it. Rates and shares are fractions (0.25 = 25 %), times in seconds unless named.
 """
 from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from kernels.families import FAMILY_NAMES, decode_params
 from tasks.atomic import write_json_atomic
 from tasks.run_dir import STAGES, RunDir
 
-__all__ = ["REPORT_VERSION", "build_report", "write_report"]
+__all__ = ["GATES", "REPORT_VERSION", "build_report", "publish_report_artifact", "report_html_path", "report_markdown",
+           "report_schema", "run_overview", "strategy_entry", "write_report"]
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+GATES = ("gate1", "gate2", "gate3")
+# Columns of a gate that are its verdict, not its measurements.
+_VERDICT = ("pass", "score", "reasons")
 
 
 def build_report(run: RunDir) -> dict:
+    """The report of ``run`` as a JSON-ready dict (see the module docstring)."""
     manifest = run.manifest()
+    params = manifest.get("parameters", {})
     stages = manifest.get("stages", {})
+    validation = manifest.get("validation", {})
     evolved = _read(run.evolved)
-    candidates = _read(run.candidates)
     validated = _read(run.validated)
     deployed = _read(run.deployed)
-    evaluations = len(evolved)
-    unique = int(evolved["strategy_id"].nunique()) if evaluations else 0
-    passed = int(validated["passed"].sum()) if len(validated) else 0
+    evaluated = evolved[evolved["evaluated"].astype(bool)] if "evaluated" in evolved else evolved
+    counts = {
+        "evaluated": len(evaluated),
+        "generated": int(evaluated["strategy_id"].nunique()) if len(evaluated) else 0,
+        "candidates": len(_read(run.candidates)),
+        "validated": int(validated["passed"].astype(bool).sum()) if "passed" in validated else 0,
+        "deployed": len(deployed),
+    }
     seconds = {s: stages.get(s, {}).get("seconds") for s in STAGES}
     return {
         "report_version": REPORT_VERSION,
         "run_id": run.run_id,
         "status": manifest.get("status", "unknown"),
-        "seed": manifest.get("parameters", {}).get("seed"),
-        "test_mode": manifest.get("parameters", {}).get("test_mode"),
-        "execution_summary": {
-            "strategies_evaluated": evaluations,
-            "strategies_generated": unique,
-            "candidates": len(candidates),
-            "strategies_validated": passed,
-            "strategies_deployed": len(deployed),
-            "validation_success_rate": _rate(passed, len(candidates)),
-            "deployment_success_rate": _rate(len(deployed), passed),
-            "overall_success_rate": _rate(len(deployed), unique),
-            "seconds_total": round(sum(v for v in seconds.values() if v), 3),
-            "budget_hours": manifest.get("parameters", {}).get("hours"),
-        },
+        "seed": params.get("seed"),
+        "test_mode": params.get("test_mode"),
+        "code_version": manifest.get("code_version"),
+        "started": _iso(manifest.get("started")),
+        "finished": _iso(manifest.get("finished")),
+        "execution_summary": _execution_summary(manifest, counts, seconds),
         "stage_seconds": seconds,
         "stage_status": {s: stages.get(s, {}).get("status", "not run") for s in STAGES},
-        "evolution": stages.get("evolve", {}).get("summary", {}),
-        "data": manifest.get("data", {}),
-        "windows": manifest.get("windows", {}),
-        "deployed": [_deployed_entry(row, validated) for _, row in deployed.iterrows()],
+        "stage_errors": {s: stages[s]["error"] for s in STAGES if stages.get(s, {}).get("error")},
+        "phase_performance": _phase_performance(stages, counts),
+        "resources": _resources(manifest, _total_seconds(manifest, seconds)),
+        "data": _data(manifest),
+        "validation": _validation(validation, validated, counts, params),
+        "multiple_testing": _multiple_testing(validation, validated, params),
+        "resilience": _resilience(manifest.get("resilience")),
+        "deployed": [strategy_entry(run, row["strategy_id"], evolved, validated, deployed)
+                     for _, row in deployed.iterrows()],
     }
 
 
 def write_report(run: RunDir) -> dict:
+    """Build report.json from the artifacts and write it atomically; returns the report."""
     report = build_report(run)
     write_json_atomic(report, run.report)
     return report
 
 
-def _read(path) -> pd.DataFrame:
+def report_html_path(run: RunDir) -> Path:
+    """Where the run's HTML report lives, beside report.json."""
+    return run.root / "report.html"
+
+
+def report_schema() -> dict:
+    """The JSON Schema every report.json satisfies (tasks/schemas/report.schema.json)."""
+    return json.loads((resources.files("tasks") / "schemas" / "report.schema.json").read_text())
+
+
+def _read(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
 
@@ -67,26 +97,298 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def _deployed_entry(row: pd.Series, validated: pd.DataFrame) -> dict:
-    v = validated.set_index("strategy_id").loc[row["strategy_id"]]
-    gate1 = {k.removeprefix("gate1_"): _plain(v[k]) for k in v.index if k.startswith("gate1_") and k != "gate1_reasons"}
+def _iso(epoch_s: float | None) -> str | None:
+    if epoch_s is None:
+        return None
+    return datetime.fromtimestamp(float(epoch_s), timezone.utc).isoformat(timespec="seconds")
+
+
+def _total_seconds(manifest: dict, seconds: dict[str, float | None]) -> float:
+    """Wall-clock seconds from start to finish, or the sum of the stages' seconds while unfinished."""
+    started, finished = manifest.get("started"), manifest.get("finished")
+    if started is not None and finished is not None:
+        return round(float(finished) - float(started), 3)
+    return round(sum(v for v in seconds.values() if v), 3)
+
+
+def _execution_summary(manifest: dict, counts: dict[str, int], seconds: dict[str, float | None]) -> dict:
+    hours = manifest.get("parameters", {}).get("hours")
+    total = _total_seconds(manifest, seconds)
     return {
-        "strategy_id": row["strategy_id"],
-        "coin": row["coin"],
-        "family": row["family"],
-        "fitness": _plain(v["fitness"]),
-        "overall_score": _plain(row["overall_score"]),
-        "allocation": _plain(row["allocation"]),
-        "reason": row["reason"],
-        "gate1": gate1,
+        "strategies_evaluated": counts["evaluated"],
+        "strategies_generated": counts["generated"],
+        "candidates": counts["candidates"],
+        "strategies_validated": counts["validated"],
+        "strategies_deployed": counts["deployed"],
+        "validation_success_rate": _rate(counts["validated"], counts["candidates"]),
+        "deployment_success_rate": _rate(counts["deployed"], counts["validated"]),
+        "overall_success_rate": _rate(counts["deployed"], counts["generated"]),
+        "seconds_total": total,
+        "budget_hours": hours,
+        "budget_used": round(total / (hours * 3600), 4) if hours else None,
     }
 
 
-def _plain(x):
-    """numpy scalars to JSON-safe Python values (NaN/inf → None)."""
+def _phase_performance(stages: dict, counts: dict[str, int]) -> dict:
+    evolve = stages.get("evolve", {})
+    summary = evolve.get("summary", {})
+    minutes = (evolve.get("seconds") or 0) / 60
+    coverage = summary.get("archive_coverage") or []
+    return {
+        "evaluations_per_minute": round(counts["evaluated"] / minutes, 1) if minutes > 0 else None,
+        "generations": summary.get("generations"),
+        "islands": summary.get("islands"),
+        "stopped_by_budget": summary.get("stopped_by_budget"),
+        "archive_coverage": round(float(np.mean(coverage)), 4) if coverage else None,
+        "validation_success_rate": _rate(counts["validated"], counts["candidates"]),
+        "deployment_success_rate": _rate(counts["deployed"], counts["validated"]),
+    }
+
+
+def _resources(manifest: dict, total_seconds: float) -> dict:
+    """Workers and cost from the manifest's ``resources`` (written by the flow), else the parameters."""
+    given = manifest.get("resources") or {}
+    params = manifest.get("parameters", {})
+    workers = given.get("workers", params.get("workers"))
+    price = given.get("cpu_hour_price")
+    cpu_hours = round(workers * total_seconds / 3600, 4) if workers else None
+    return {
+        "workers": workers,
+        "ray_address": params.get("ray_address"),
+        "cpu_hours": cpu_hours,
+        "cpu_hour_price": price,
+        "estimated_cost_usd": round(cpu_hours * price, 4) if cpu_hours is not None and price is not None else None,
+    }
+
+
+def _data(manifest: dict) -> dict:
+    data = manifest.get("data", {})
+    windows = manifest.get("windows", {})
+    order = manifest.get("parameters", {}).get("coins") or sorted(data.get("coins", {}))
+    coins = data.get("coins", {})
+    return {
+        "source": data.get("source"),
+        "interval": data.get("interval"),
+        "funding": data.get("funding"),
+        "fingerprint": data.get("fingerprint"),
+        "coins": [{"coin": c, **{k: coins[c].get(k) for k in ("bars", "first", "last", "gaps",
+                                                               "funding_observed_share")}}
+                  for c in order if c in coins],
+        "windows": [{"name": name, **{k: windows[name].get(k) for k in ("start", "end", "days")}}
+                    for name in ("train", "validation", "replay", "live") if name in windows],
+        "window_sizing": windows.get("sizing"),
+    }
+
+
+def _gate_passed(validated: pd.DataFrame, gate: str) -> int | None:
+    column = f"{gate}_pass"
+    return int(validated[column].astype(bool).sum()) if column in validated else None
+
+
+def _validation(summary: dict, validated: pd.DataFrame, counts: dict[str, int], params: dict) -> dict:
+    """The funnel evaluated → candidates → gate 1 → gate 2 → gate 3 → deployed (cumulative: a gate's
+    count holds the candidates that passed it and every gate before it; null = not performed)."""
+    mode = summary.get("mode", params.get("validation", {}).get("mode"))
+    gates = list(summary.get("gates") or [])
+    survivors = pd.Series(True, index=validated.index)
+    funnel = [{"step": "evaluated", "count": counts["evaluated"]}, {"step": "candidates", "count": counts["candidates"]}]
+    for gate in GATES:
+        column = f"{gate}_pass"
+        performed = gate in gates and column in validated
+        if performed:
+            survivors = survivors & validated[column].astype(bool)
+        funnel.append({"step": gate, "count": int(survivors.sum()) if performed else None})
+    funnel += [{"step": "validated", "count": counts["validated"]}, {"step": "deployed", "count": counts["deployed"]}]
+    return {
+        "mode": mode,
+        "gates": gates,
+        "gate_passed": {g: _gate_passed(validated, g) for g in GATES},
+        "errors": summary.get("errors"),
+        "seconds": summary.get("seconds"),
+        "thresholds": params.get("validation", {}),
+        "funnel": funnel,
+    }
+
+
+def _multiple_testing(summary: dict, validated: pd.DataFrame, params: dict) -> dict:
+    """Trials, effective trials, PBO (manifest ``validation``) and the candidates' best DSR."""
+    threshold = params.get("validation", {}).get("min_dsr")
+    dsr = validated["gate1_dsr"].to_numpy(float) if "gate1_dsr" in validated else np.zeros(0)
+    finite = np.isfinite(dsr)
+    best = int(np.flatnonzero(finite)[np.argmax(dsr[finite])]) if finite.any() else None
+    return {
+        "trials": summary.get("n_trials"),
+        "effective_trials": summary.get("n_effective_trials"),
+        "clusters": summary.get("clusters"),
+        "dsr_threshold": threshold,
+        "best_dsr": _plain(dsr[best]) if best is not None else summary.get("dsr"),
+        "best_dsr_strategy_id": str(validated["strategy_id"].iat[best]) if best is not None else None,
+        "candidates_above_dsr_threshold": (int((dsr[finite] >= threshold).sum())
+                                           if threshold is not None and finite.any() else None),
+        "pbo": _plain(summary["pbo"]) if summary.get("pbo") is not None else None,
+        "pbo_splits": summary.get("pbo_splits"),
+        "validation_bars": summary.get("validation_bars"),
+    }
+
+
+def _resilience(section: Any) -> dict:
+    """The manifest's ``resilience`` section as {events: [...], summary: {...}}; absent = no events."""
+    events, summary = [], {}
+    if isinstance(section, list):
+        events = section
+    elif isinstance(section, dict):
+        events = section.get("events", [])
+        summary = {k: v for k, v in section.items() if k != "events"}
+    events = events if isinstance(events, list) else []
+    return {"events": [_json_safe(e if isinstance(e, dict) else {"event": e}) for e in events],
+            "summary": _json_safe(summary)}
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON values; anything unexpected becomes its string."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, (int, float, np.generic)):
+        return _plain(value)
+    return str(value)
+
+
+def strategy_entry(run: RunDir, strategy_id: str, evolved: pd.DataFrame, validated: pd.DataFrame,
+                   deployed: pd.DataFrame) -> dict:
+    """One strategy: identity, decoded parameters, train fitness, each gate's verdict and measurements,
+    overall score, allocation (null unless deployed) and lineage."""
+    row = _row(validated, strategy_id)
+    if row is None:
+        row = _row(evolved.sort_values("fitness", ascending=False, kind="stable"), strategy_id) \
+            if "fitness" in evolved else None
+    row = row if row is not None else pd.Series({"strategy_id": strategy_id})
+    chosen = _row(deployed, strategy_id)
+    return {
+        "strategy_id": strategy_id,
+        "coin": row.get("coin"),
+        "family": row.get("family"),
+        "members": _members(run, row),
+        "fitness": _plain(row.get("fitness")),
+        "train": {k: _plain(row.get(k)) for k in ("sharpe", "cagr", "max_drawdown", "turnover")},
+        "gates": {g: _gate(row, g) for g in GATES if f"{g}_pass" in row.index},
+        "overall_score": _plain(row.get("overall_score")),
+        "passed": _plain(row.get("passed")),
+        "reasons": row.get("reasons") or "",
+        "allocation": _plain(chosen["allocation"]) if chosen is not None and "allocation" in chosen else None,
+        "deploy_reason": chosen.get("reason") if chosen is not None else None,
+        "lineage": {
+            "uid": _plain(row.get("uid")),
+            "generation": _plain(row.get("generation")),
+            "island": _plain(row.get("island")),
+            "operator": row.get("operator"),
+            "parent_ids": [str(p) for p in row["parent_ids"]] if isinstance(row.get("parent_ids"),
+                                                                               (list, np.ndarray)) else [],
+        },
+    }
+
+
+def _row(frame: pd.DataFrame, strategy_id: str) -> pd.Series | None:
+    if "strategy_id" not in frame:
+        return None
+    rows = frame[frame["strategy_id"] == strategy_id]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _members(run: RunDir, row: pd.Series) -> list[dict]:
+    """[{family, params}] per member: from strategies/<id>.json when serialized, else decoded from the genes."""
+    path = run.strategies / f"{row['strategy_id']}.json"
+    if path.exists():
+        config = json.loads(path.read_text())
+        return [{"family": m["family"], "params": {k: _plain(v) for k, v in m["params"].items()}}
+                for m in config.get("members", [])]
+    members = []
+    for fam, genes in ((row.get("family"), row.get("genes")), (row.get("family_b"), row.get("genes_b"))):
+        if isinstance(fam, str) and fam in FAMILY_NAMES and genes is not None:
+            params = decode_params(FAMILY_NAMES.index(fam), np.asarray(genes, dtype=np.float64))
+            members.append({"family": fam, "params": {k: _plain(v) for k, v in params.items()}})
+    return members
+
+
+def _gate(row: pd.Series, gate: str) -> dict:
+    prefix = f"{gate}_"
+    metrics = {k.removeprefix(prefix): _json_safe(row[k]) for k in sorted(row.index)
+               if k.startswith(prefix) and k.removeprefix(prefix) not in _VERDICT}
+    return {"passed": _plain(row[f"{gate}_pass"]), "score": _plain(row.get(f"{gate}_score")),
+            "reasons": str(row.get(f"{gate}_reasons") or ""), "metrics": metrics}
+
+
+def _plain(x: Any) -> Any:
+    """numpy scalars to JSON-safe Python values (NaN / inf / missing → None)."""
+    if x is None or isinstance(x, str):
+        return x
     if isinstance(x, (np.bool_, bool)):
         return bool(x)
     if isinstance(x, (np.integer, int)):
         return int(x)
-    x = float(x)
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
     return x if np.isfinite(x) else None
+
+
+def run_overview(run: RunDir) -> dict:
+    """One line of ``uce runs``: date, data, counts and status (from report.json, else the manifest)."""
+    manifest = run.manifest()
+    report = json.loads(run.report.read_text()) if run.report.exists() else {}
+    summary = report.get("execution_summary", {})
+    data = manifest.get("data", {})
+    validation = manifest.get("validation", {})
+    evolve = manifest.get("stages", {}).get("evolve", {}).get("summary", {})
+    return {
+        "run_id": run.run_id,
+        "started": _iso(manifest.get("started")),
+        "status": manifest.get("status", "unknown"),
+        "coins": list(manifest.get("parameters", {}).get("coins") or data.get("coins", {})),
+        "interval": data.get("interval"),
+        "source": data.get("source"),
+        "evaluated": summary.get("strategies_evaluated", evolve.get("evaluations")),
+        "candidates": summary.get("candidates", validation.get("candidates")),
+        "validated": summary.get("strategies_validated", validation.get("passed")),
+        "deployed": summary.get("strategies_deployed"),
+        "html": report_html_path(run).exists(),
+    }
+
+
+def report_markdown(report: dict, html_path: Path) -> str:
+    """The Prefect artifact's text: the headline numbers and a link to the HTML report."""
+    s = report["execution_summary"]
+    mt = report["multiple_testing"]
+    lines = [
+        f"# Run {report['run_id']}: {report['status']}",
+        "",
+        f"[Open the HTML report]({html_path.resolve().as_uri()})  ",
+        f"`{html_path.resolve()}`",
+        "",
+        "| evaluated | distinct | candidates | validated | deployed | seconds |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {s['strategies_evaluated']} | {s['strategies_generated']} | {s['candidates']} | "
+        f"{s['strategies_validated']} | {s['strategies_deployed']} | {s['seconds_total']:.0f} |",
+        "",
+        f"Data: {report['data']['source']}. Trials {mt['trials']}, effective {mt['effective_trials']}, "
+        f"best DSR {mt['best_dsr']}, PBO {mt['pbo']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def publish_report_artifact(run: RunDir) -> str | None:
+    """Publish a Prefect markdown artifact linking ``report.html`` (call inside the flow, after the reports
+    are written); returns the artifact id, or None when there is no report.json yet."""
+    from prefect.artifacts import create_markdown_artifact  # Prefect only where a flow runs, not for `uce runs`
+
+    if not run.report.exists():
+        return None
+    report = json.loads(run.report.read_text())
+    key = "uce-report-" + re.sub(r"[^a-z0-9-]+", "-", run.run_id.lower()).strip("-")
+    artifact_id = create_markdown_artifact(markdown=report_markdown(report, report_html_path(run)), key=key,
+                                           description=f"uce run {run.run_id}: report")
+    return str(artifact_id)

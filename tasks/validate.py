@@ -7,12 +7,14 @@
    truncation test on the candidate's own targets. The PBO of the candidate set goes to the manifest.
 2. Replay (tasks.gate_replay): the replay window through the event-driven engine; its trades must equal
    the kernel's; replay Sharpe and consistency over sub-periods.
-3. Venue (tasks.gate_venue): not performed yet; in full mode every candidate fails with that reason.
+3. Venue (tasks.gate_venue): the survivors of gates 1-2 trade the live window through the exchange
+   client against the loopback venue; the live return must track the replay engine's expectation.
 
 Candidates travel in at most ``concurrency`` coarse batches, one Prefect task each, on whatever task
-runner the flow chose (Ray in the pipeline). The statistics over the whole set (DSR, effective trials,
-PBO) and the judging run once all batches are back. A candidate whose validation raises fails with the
-error as its reason; the others go on.
+runner the flow chose (Ray in the pipeline): first gates 1-2 for every candidate, then gate 3 for the
+survivors. The statistics over the whole set (DSR, effective trials, PBO) and the judging run once the
+batches are back. A candidate whose validation raises fails with the error as its reason; the others
+go on.
 
 Scores: each gate's score is the mean over its criteria of min(1, achieved / required) (for the
 drawdown, limit / achieved), capped at 0.69 when a criterion fails; a hard failure (look-ahead, trade
@@ -36,17 +38,18 @@ from tasks.candidate import Candidate, ValidationInputs, candidates_from_frame, 
 from tasks.config import RunConfig, ValidationConfig
 from tasks.gate_backtest import backtest_candidate, lookahead_leaks, multiple_testing
 from tasks.gate_replay import replay_candidate
+from tasks.gate_venue import venue_candidate
 from tasks.market_source import MarketData
 from tasks.run_dir import RunDir
 from tasks.windows import RunWindows
 
 __all__ = ["GATE_WEIGHTS", "MODE_GATES", "BatchResult", "inline_batches", "prefect_batches", "validate_batch",
-           "validate_run"]
+           "validate_run", "venue_batch"]
 
 log = logging.getLogger(__name__)
 GATE_WEIGHTS = {"gate1": 0.5, "gate2": 0.3, "gate3": 0.2}
 MODE_GATES = {"minimal": ("gate1",), "fast": ("gate1", "gate2"), "full": ("gate1", "gate2", "gate3")}
-GATE3_NOT_PERFORMED = "gate 3 (venue) not performed: trading through the SDK is not wired into validation yet"
+GATE3_HOURLY_ONLY = "gate 3 (venue) not performed: the loopback venue replays hourly bars only"
 FAILED_SCORE_CAP = 0.69
 
 
@@ -80,26 +83,50 @@ def validate_batch(candidates: list[Candidate], inputs: ValidationInputs, config
     return BatchResult(rows, returns)
 
 
-prepare_validation_inputs_task = task(name="prepare-validation-inputs", cache_policy=NO_CACHE)(
-    prepare_validation_inputs)
-validate_batch_task = task(name="validate-batch", cache_policy=NO_CACHE)(validate_batch)
+def venue_batch(candidates: list[Candidate], inputs: ValidationInputs, config: ValidationConfig) -> list[dict]:
+    """Gate 3 for each candidate of the batch: gate3_* values, or the error that stopped it."""
+    rows = []
+    for candidate in candidates:
+        row: dict = {"strategy_id": candidate.strategy_id, "gate3_error": ""}
+        try:
+            row.update(venue_candidate(candidate, inputs.coins[candidate.coin], inputs.costs,
+                                       capital=config.venue_capital, tolerance=config.venue_tolerance))
+        except Exception as exc:  # noqa: BLE001 - one broken candidate must not sink the others
+            log.exception("gate 3 of %s failed", candidate.strategy_id)
+            row["gate3_error"] = f"{type(exc).__name__}: {exc}"
+        rows.append(row)
+    return rows
 
-RunBatches = Callable[[list[list[Candidate]], MarketData, RunWindows, RunConfig, int], list[BatchResult]]
+
+def prepare_live_inputs(market: MarketData, windows: RunWindows, config: RunConfig, n_trials: int) -> ValidationInputs:
+    """Gate 3's inputs: the bars through the end of the live window."""
+    return prepare_validation_inputs(market, windows, config, n_trials, through="live")
 
 
-def prefect_batches(batches: list[list[Candidate]], market: MarketData, windows: RunWindows, config: RunConfig,
-                    n_trials: int) -> list[BatchResult]:
+# Each kind of batch work: how its shared inputs are built, and what one batch does with them.
+_WORK = {"gates12": (prepare_validation_inputs, validate_batch), "gate3": (prepare_live_inputs, venue_batch)}
+_TASKS = {kind: (task(name=f"prepare-{kind}-inputs", cache_policy=NO_CACHE)(prepare),
+                 task(name=f"validate-{kind}-batch", cache_policy=NO_CACHE)(batch))
+          for kind, (prepare, batch) in _WORK.items()}
+
+RunBatches = Callable[[str, list[list[Candidate]], MarketData, RunWindows, RunConfig, int], list]
+
+
+def prefect_batches(work: str, batches: list[list[Candidate]], market: MarketData, windows: RunWindows,
+                    config: RunConfig, n_trials: int) -> list:
     """One Prefect task per batch on the flow's task runner; the inputs are built once, upstream of all."""
-    inputs = prepare_validation_inputs_task.submit(market, windows, config, n_trials)
-    futures = [validate_batch_task.submit(batch, inputs, config.validation) for batch in batches]
+    prepare, batch_task = _TASKS[work]
+    inputs = prepare.submit(market, windows, config, n_trials)
+    futures = [batch_task.submit(batch, inputs, config.validation) for batch in batches]
     return [f.result() for f in futures]
 
 
-def inline_batches(batches: list[list[Candidate]], market: MarketData, windows: RunWindows, config: RunConfig,
-                   n_trials: int) -> list[BatchResult]:
+def inline_batches(work: str, batches: list[list[Candidate]], market: MarketData, windows: RunWindows,
+                   config: RunConfig, n_trials: int) -> list:
     """The same work in this process, batch after batch (tests, scripts)."""
-    inputs = prepare_validation_inputs(market, windows, config, n_trials)
-    return [validate_batch(batch, inputs, config.validation) for batch in batches]
+    prepare, batch = _WORK[work]
+    inputs = prepare(market, windows, config, n_trials)
+    return [batch(b, inputs, config.validation) for b in batches]
 
 
 def validate_run(run: RunDir, market: MarketData, windows: RunWindows, config: RunConfig, *,
@@ -116,20 +143,59 @@ def validate_run(run: RunDir, market: MarketData, windows: RunWindows, config: R
         table = candidates.assign(overall_score=[], passed=[], reasons=[], gates_performed=[])
     else:
         members = candidates_from_frame(candidates)
-        batches = [[members[i] for i in chunk]
-                   for chunk in np.array_split(np.arange(len(members)), min(settings.concurrency, len(members)))]
-        results = run_batches(batches, market, windows, config, n_trials)
+        results = run_batches("gates12", _batches(members, settings.concurrency), market, windows, config, n_trials)
         rows = [row for r in results for row in r.rows]
         returns = [x for r in results for x in r.returns]
         gates = pd.DataFrame(rows).set_index("strategy_id").loc[candidates["strategy_id"]].reset_index(drop=True)
         table, stats = _judge(candidates.join(gates), returns, n_trials, settings)
-        summary |= stats
+        if "gate3" in MODE_GATES[settings.mode]:
+            table = _gate3(table, members, market, windows, config, n_trials, run_batches)
+        table = _overall(table, settings)
+        summary |= stats | {f"{g}_passed": int(table[f"{g}_pass"].sum()) for g in MODE_GATES[settings.mode]
+                            if f"{g}_pass" in table}
     summary |= {"passed": int(table["passed"].sum()) if len(table) else 0,
                 "seconds": round(time.perf_counter() - started, 3)}
     write_parquet_atomic(table, run.validated)
     run.update_manifest(validation=summary)
     log.info("validated %d candidates (%s mode): %d passed", len(table), settings.mode, summary["passed"])
     return table
+
+
+def _batches(members: list[Candidate], concurrency: int) -> list[list[Candidate]]:
+    """At most `concurrency` batches of nearly equal size, in candidate order."""
+    chunks = np.array_split(np.arange(len(members)), min(concurrency, len(members)))
+    return [[members[i] for i in chunk] for chunk in chunks if len(chunk)]
+
+
+def _gate3(table: pd.DataFrame, members: list[Candidate], market: MarketData, windows: RunWindows,
+           config: RunConfig, n_trials: int, run_batches: RunBatches) -> pd.DataFrame:
+    """Gate 3 for the survivors of gates 1-2; the others get its columns with the reason it did not run."""
+    settings = config.validation
+    survivors = table["gate1_pass"].to_numpy(bool) & table["gate2_pass"].to_numpy(bool)
+    passed, scores = np.zeros(len(table), dtype=bool), np.zeros(len(table))
+    reasons = np.where(survivors, "", "not run: an earlier gate failed").astype(object)
+    if market.interval != "1h":
+        reasons[survivors] = GATE3_HOURLY_ONLY
+    elif survivors.any():
+        chosen = [m for m, ok in zip(members, survivors) if ok]
+        rows = [r for batch in run_batches("gate3", _batches(chosen, settings.concurrency), market, windows, config,
+                                           n_trials) for r in batch]
+        table = table.join(pd.DataFrame(rows).set_index("strategy_id"), on="strategy_id")
+        for i in np.flatnonzero(survivors):
+            passed[i], scores[i], reasons[i] = _judge_gate3(table.iloc[i], settings)
+    return table.assign(gate3_pass=passed, gate3_score=scores, gate3_reasons=reasons)
+
+
+def _judge_gate3(row: pd.Series, s: ValidationConfig) -> tuple[bool, float, str]:
+    if row["gate3_error"]:
+        return False, 0.0, f"venue error: {row['gate3_error']}"
+    performance, execution = row["gate3_performance"], row["gate3_execution"]
+    score = float(np.mean([performance, execution]))
+    if performance < s.min_venue_performance:
+        return False, min(score, FAILED_SCORE_CAP), (
+            f"venue performance {performance:.2f} < {s.min_venue_performance} (live return "
+            f"{row['gate3_return']:.2%} vs expected {row['gate3_expected_return']:.2%})")
+    return True, score, ""
 
 
 def _trials_made(run: RunDir) -> int:
@@ -155,15 +221,12 @@ def _judge(table: pd.DataFrame, returns: list[np.ndarray | None], n_trials: int,
                   "sr_variance_per_bar": mt.sr_variance, "pbo": mt.pbo, "pbo_splits": mt.pbo_splits,
                   "validation_bars": length}
     table = table.assign(gate1_dsr=dsr, gate1_dsr_all_trials=dsr_all)
-    performed = [g for g in MODE_GATES[settings.mode] if g != "gate3"]
     verdicts = {"gate1": [_gate1(row, settings) for _, row in table.iterrows()]}
-    if "gate2" in performed:
+    if "gate2" in MODE_GATES[settings.mode]:
         verdicts["gate2"] = [_gate2(row, settings) for _, row in table.iterrows()]
     for gate, values in verdicts.items():
         table = table.assign(**{f"{gate}_pass": [v[0] for v in values], f"{gate}_score": [v[1] for v in values],
                                 f"{gate}_reasons": [v[2] for v in values]})
-    table = _overall(table, performed, settings)
-    stats |= {f"{g}_passed": int(table[f"{g}_pass"].sum()) for g in performed}
     return table, stats
 
 
@@ -203,17 +266,17 @@ def _criteria(criteria: dict[str, tuple[float, float]]) -> tuple[bool, float, st
     return not failed, (score if not failed else min(score, FAILED_SCORE_CAP)), "; ".join(failed)
 
 
-def _overall(table: pd.DataFrame, performed: list[str], s: ValidationConfig) -> pd.DataFrame:
-    """Weighted score over the gates performed; pass needs every gate of the mode and the minimum score."""
-    missing = [GATE3_NOT_PERFORMED] if "gate3" in MODE_GATES[s.mode] else []
-    weights = np.array([GATE_WEIGHTS[g] for g in performed])
-    overall = np.column_stack([table[f"{g}_score"] for g in performed]) @ weights / weights.sum()
-    gates_ok = np.logical_and.reduce([table[f"{g}_pass"].to_numpy(bool) for g in performed])
-    passed = gates_ok & (overall >= s.min_score) & (not missing)
+def _overall(table: pd.DataFrame, s: ValidationConfig) -> pd.DataFrame:
+    """Weighted score over the mode's gates; pass needs every one of them and the minimum score."""
+    gates = list(MODE_GATES[s.mode])
+    weights = np.array([GATE_WEIGHTS[g] for g in gates])
+    overall = np.column_stack([table[f"{g}_score"].to_numpy(float) for g in gates]) @ weights / weights.sum()
+    gates_ok = np.logical_and.reduce([table[f"{g}_pass"].to_numpy(bool) for g in gates])
+    passed = gates_ok & (overall >= s.min_score)
     reasons = []
     for i, (ok, score) in enumerate(zip(gates_ok, overall)):
-        parts = [f"{g}: {table[f'{g}_reasons'].iat[i]}" for g in performed if table[f"{g}_reasons"].iat[i]]
+        parts = [f"{g}: {table[f'{g}_reasons'].iat[i]}" for g in gates if table[f"{g}_reasons"].iat[i]]
         if ok and score < s.min_score:
             parts.append(f"overall score {score:.2f} < {s.min_score}")
-        reasons.append("; ".join(parts + missing))
-    return table.assign(overall_score=overall, passed=passed, reasons=reasons, gates_performed=",".join(performed))
+        reasons.append("; ".join(parts))
+    return table.assign(overall_score=overall, passed=passed, reasons=reasons, gates_performed=",".join(gates))

@@ -79,7 +79,8 @@ class InfoApi:
                 "prevDayPx": num(series.close[max(0, i - _DAY_BARS)]),
                 "dayNtlVlm": usd(float(np.sum(series.volume[day] * series.close[day]))),
                 "premium": num(series.premium[j]) if j >= 0 else None, "oraclePx": num(mid), "markPx": num(mid),
-                "midPx": num(mid), "impactPxs": [num(bid), num(ask)], "dayBaseVlm": num(float(np.sum(series.volume[day]))),
+                "midPx": num(mid), "impactPxs": [num(bid), num(ask)],
+                "dayBaseVlm": num(float(np.sum(series.volume[day]))),
             })
         return [self.meta(), ctxs]
 

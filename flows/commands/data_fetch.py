@@ -23,7 +23,8 @@ def register_fetch(data_subparsers: argparse._SubParsersAction) -> None:
         "fetch", help="page candles and funding from the Hyperliquid info API into the store",
         description="Hyperliquid serves only the latest 5,000 candles per coin and interval, so the store "
                     "is the history: each run appends what is new, resuming where the store ends.")
-    parser.add_argument("--coins", required=True, help="comma-separated coin names as Hyperliquid spells them, e.g. BTC,ETH")
+    parser.add_argument("--coins", required=True,
+                        help="comma-separated coin names as Hyperliquid spells them, e.g. BTC,ETH")
     parser.add_argument("--interval", default="1h", help="candle interval (default 1h)")
     parser.add_argument("--since", help="UTC date where coins the store lacks start, e.g. 2024-01-01 "
                                         "(default: the oldest candle the API still serves)")

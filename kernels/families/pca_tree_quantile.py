@@ -78,67 +78,109 @@ def _scores_nb(x: np.ndarray, s: int, weights: np.ndarray, offset: np.ndarray, o
 
 
 @njit(cache=True)
-def select_nb(a: np.ndarray, k: int) -> float:
-    """The k-th smallest value of `a` (0-based), by Hoare's quickselect in place: O(len(a)) on average.
+def _training_set_nb(x: np.ndarray, y: np.ndarray, usable: np.ndarray, start: int, stop: int, weights: np.ndarray,
+                     offset: np.ndarray, out_z: np.ndarray, out_y: np.ndarray) -> int:
+    """Scores out_z[c, i] and labels out_y[i] of the usable samples among bars start..stop-1; returns
+    their count. Scores are computed row by row over contiguous bars (vectorised), then compacted."""
+    m = stop - start
+    for c in range(weights.shape[0]):
+        row = out_z[c]
+        for i in range(m):
+            row[i] = -offset[c]
+        for j in range(N_FEATURES):
+            w, feature = weights[c, j], x[j]
+            for i in range(m):
+                row[i] += w * feature[start + i]
+    count = 0
+    for i in range(m):
+        if usable[start + i]:
+            for c in range(weights.shape[0]):
+                out_z[c, count] = out_z[c, i]
+            out_y[count] = y[start + i]
+            count += 1
+    return count
 
-    The pivot is the middle element, so the result and cost are deterministic.
+
+@njit(cache=True)
+def select_nb(a: np.ndarray, k: int) -> float:
+    """The k-th smallest value of `a` (0-based), by quickselect in place: O(len(a)) on average.
+
+    Lomuto partitions with an unconditional swap and a conditional increment, so the inner loop has no
+    data-dependent branch (random data would mispredict half of them). The middle element is the
+    pivot: deterministic, and fine on sorted input.
     """
     lo, hi = 0, len(a) - 1
     while lo < hi:
-        pivot = a[(lo + hi) // 2]
-        i, j = lo, hi
-        while i <= j:
-            while a[i] < pivot:
-                i += 1
-            while a[j] > pivot:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
+        mid = (lo + hi) // 2
+        pivot = a[mid]
+        a[mid], a[hi] = a[hi], pivot
+        store = lo
+        for i in range(lo, hi):  # invariant: a[lo:store] < pivot <= a[store:i]
+            value = a[i]
+            a[i] = a[store]
+            a[store] = value
+            store += value < pivot
+        a[store], a[hi] = a[hi], a[store]
+        if k == store:
+            break
+        if k < store:
+            hi = store - 1
         else:
-            break  # j < k < i: a[k] equals the pivot
+            lo = store + 1
     return a[k]
 
 
 @njit(cache=True)
-def _split_component_nb(z: np.ndarray, y: np.ndarray, order: np.ndarray, start: int, stop: int) -> int:
-    """The component whose scores are most correlated with the label over samples order[start:stop]
-    (largest |cov(z_c, y)| / std(z_c)): one pass for all components, instead of trying every split."""
-    n_comp = z.shape[1]
-    sum_z, sum_zz, sum_zy = np.zeros(n_comp), np.zeros(n_comp), np.zeros(n_comp)
+def _split_component_nb(z: np.ndarray, y: np.ndarray, start: int, stop: int) -> int:
+    """The component whose scores are most correlated with the label over samples start..stop-1
+    (largest |cov(z_c, y)| / std(z_c)): one pass per component instead of trying every split."""
+    m = stop - start
     sum_y = 0.0
     for i in range(start, stop):
-        s = order[i]
-        sum_y += y[s]
-        for c in range(n_comp):
-            sum_z[c] += z[s, c]
-            sum_zz[c] += z[s, c] * z[s, c]
-            sum_zy[c] += z[s, c] * y[s]
-    m = stop - start
+        sum_y += y[i]
     best_c, best_score = 0, -1.0
-    for c in range(n_comp):
-        var = sum_zz[c] - sum_z[c] * sum_z[c] / m
-        score = abs(sum_zy[c] - sum_z[c] * sum_y / m) / np.sqrt(var) if var > 0.0 else 0.0
+    for c in range(z.shape[0]):
+        row = z[c]
+        sum_z, sum_zz, sum_zy = 0.0, 0.0, 0.0
+        for i in range(start, stop):
+            sum_z += row[i]
+            sum_zz += row[i] * row[i]
+            sum_zy += row[i] * y[i]
+        var = sum_zz - sum_z * sum_z / m
+        score = abs(sum_zy - sum_z * sum_y / m) / np.sqrt(var) if var > 0.0 else 0.0
         if score > best_score:
             best_c, best_score = c, score
     return best_c
 
 
 @njit(cache=True)
-def _grow_tree_nb(z: np.ndarray, y: np.ndarray, order: np.ndarray, count: int, depth: int, quantile: float,
-                  out_comp: np.ndarray, out_thr: np.ndarray, out_value: np.ndarray) -> None:
-    """Grow a heap-indexed tree (children of node i: 2i+1, 2i+2) on samples order[:count] of (z, y).
+def _partition_nb(z: np.ndarray, y: np.ndarray, start: int, stop: int, c: int, threshold: float) -> int:
+    """Reorder samples start..stop-1 (all of z's rows and y) so those with z[c] <= threshold come first;
+    returns where the second block starts. Branch-free like select_nb."""
+    store = start
+    for i in range(start, stop):
+        left = z[c, i] <= threshold
+        for k in range(z.shape[0]):
+            value = z[k, i]
+            z[k, i] = z[k, store]
+            z[k, store] = value
+        value = y[i]
+        y[i] = y[store]
+        y[store] = value
+        store += left
+    return store
 
-    z[i, c]: score of sample i on component c. Each node splits on its most label-correlated component
+
+@njit(cache=True)
+def _grow_tree_nb(z: np.ndarray, y: np.ndarray, count: int, depth: int, quantile: float, out_comp: np.ndarray,
+                  out_thr: np.ndarray, out_value: np.ndarray) -> None:
+    """Grow a heap-indexed tree (children of node i: 2i+1, 2i+2) on samples 0..count-1 of (z, y).
+
+    z[c, i]: score of sample i on component c. Each node splits on its most label-correlated component
     at that component's `quantile` within the node, if both children keep MIN_LEAF samples.
     out_comp[i] = split component or -1 for a leaf, out_thr[i] its threshold (go left when <=),
-    out_value[i] the node's mean label. `order` is partitioned in place so that each node's samples
-    are a contiguous range [start, stop). Cost O(count * depth * components).
+    out_value[i] the node's mean label. The samples are reordered in place so that each node's are a
+    contiguous range [start, stop). Cost O(count * depth * components).
     """
     n_nodes = len(out_comp)
     start = np.zeros(n_nodes, dtype=np.int64)
@@ -150,28 +192,18 @@ def _grow_tree_nb(z: np.ndarray, y: np.ndarray, order: np.ndarray, count: int, d
         a, b = start[node], stop[node]
         if b == a:
             continue  # below a leaf
-        total = 0.0
-        for i in range(a, b):
-            total += y[order[i]]
-        out_value[node] = total / (b - a)
+        out_value[node] = y[a:b].sum() / (b - a)
         if node >= n_nodes // 2 or b - a < 2 * MIN_LEAF:  # max depth, or too small to split
             continue
-        c = _split_component_nb(z, y, order, a, b)
-        for i in range(a, b):
-            buf[i - a] = z[order[i], c]
-        thr = select_nb(buf[:b - a], int(quantile * (b - a - 1)))
-        lo, hi = a, b - 1  # partition order[a:b]: left block z <= thr, then the rest
-        while lo <= hi:
-            if z[order[lo], c] <= thr:
-                lo += 1
-            else:
-                order[lo], order[hi] = order[hi], order[lo]
-                hi -= 1
-        if lo - a < MIN_LEAF or b - lo < MIN_LEAF:
+        c = _split_component_nb(z, y, a, b)
+        buf[:b - a] = z[c, a:b]
+        threshold = select_nb(buf[:b - a], int(quantile * (b - a - 1)))
+        middle = _partition_nb(z, y, a, b, c, threshold)
+        if middle - a < MIN_LEAF or b - middle < MIN_LEAF:
             continue  # ties or an extreme quantile: stays a leaf
-        out_comp[node], out_thr[node] = c, thr
-        start[2 * node + 1], stop[2 * node + 1] = a, lo
-        start[2 * node + 2], stop[2 * node + 2] = lo, b
+        out_comp[node], out_thr[node] = c, threshold
+        start[2 * node + 1], stop[2 * node + 1] = a, middle
+        start[2 * node + 2], stop[2 * node + 2] = middle, b
 
 
 @njit(cache=True)
@@ -191,22 +223,16 @@ def pca_tree_quantile_from_bank_1d_nb(genes: np.ndarray, x: np.ndarray, y: np.nd
     quantile, lookback = param_nb(genes, _BOUNDS, 2), int(param_nb(genes, _BOUNDS, 3))
     refit, threshold = int(param_nb(genes, _BOUNDS, 4)), param_nb(genes, _BOUNDS, 5)
     weights, offset = np.empty((n_comp, N_FEATURES)), np.empty(n_comp)
-    z_train, y_train = np.empty((lookback, n_comp)), np.empty(lookback)  # by position in the window
-    order = np.empty(lookback, dtype=np.int64)
+    z_train, y_train = np.empty((n_comp, lookback)), np.empty(lookback)
     z_now = np.empty(n_comp)
     n_nodes = 2 ** (depth + 1) - 1
     comp, thr, value = np.full(n_nodes, -1, dtype=np.int64), np.empty(n_nodes), np.empty(n_nodes)
     fitted = False
     for t in range(len(out)):
         if t % refit == 0 and fit_pca_nb(window_moments_nb(cum, t, lookback), weights, offset):
-            count = 0
-            for s in range(max(t - lookback, 0), t):  # s <= t - 1: labels known at t
-                if usable[s]:
-                    _scores_nb(x, s, weights, offset, z_train[count])
-                    y_train[count] = y[s]
-                    order[count] = count
-                    count += 1
-            _grow_tree_nb(z_train, y_train, order, count, depth, quantile, comp, thr, value)
+            # samples s in [t - lookback, t - 1]: their labels are known at t's close
+            count = _training_set_nb(x, y, usable, max(t - lookback, 0), t, weights, offset, z_train, y_train)
+            _grow_tree_nb(z_train, y_train, count, depth, quantile, comp, thr, value)
             fitted = True
         if not fitted or not features_finite_nb(x, t):
             out[t] = 0.0

@@ -94,7 +94,6 @@ def test_orders_land_exactly_once_at_30_percent_injected_errors(venue: Venue, se
         client.cancel_by_cloid("BTC", cloid_for(SID, bar))
     injected, venue.faults = venue.faults.injected, Faults()
 
-    print(f"injected faults: {injected}")
     assert injected["drop_after"] >= 5 and sum(injected.values()) >= 20, injected
     fills = Counter(f["cloid"] for f in client.info.user_fills(client.address))
     assert fills == Counter(str(cloid_for(SID, b)) for b in market_bars)

@@ -162,11 +162,13 @@ def test_solve_spd_refuses_a_singular_matrix():
 
 
 @pytest.mark.parametrize("d", [1, 2, 5, 8])
-def test_jacobi_eigen_matches_numpy(d):
+@pytest.mark.parametrize("kind", ["full", "rank_deficient", "repeated", "diagonal"])
+def test_symmetric_eigen_matches_numpy(d, kind):
     rng = np.random.default_rng(d)
     for _ in range(20):
-        b = rng.normal(size=(d, 3 * d))
-        a = b @ b.T / (3 * d)
+        b = rng.normal(size=(d, 3 * d if kind == "full" else max(d // 2, 1)))
+        a = {"full": b @ b.T, "rank_deficient": b @ b.T, "repeated": np.eye(d) + 0.0 * b[:, :1],
+             "diagonal": np.diag(rng.normal(size=d))}[kind]
         values, vectors = np.empty(d), np.empty((d, d))
         symmetric_eigen_nb(a.copy(), values, vectors)
         np.testing.assert_allclose(values, np.linalg.eigvalsh(a)[::-1], atol=1e-12)
@@ -186,12 +188,12 @@ def test_tree_finds_a_planted_quantile_pattern():
     """y is high only where component 1 is in its top 30 %: the tree must split there and predict it."""
     rng = np.random.default_rng(0)
     n = 400
-    z = rng.normal(size=(n, 3))
-    y = np.where(z[:, 1] > np.quantile(z[:, 1], 0.7), 1.0, -0.2) + rng.normal(0, 0.05, n)
+    z = rng.normal(size=(3, n))
+    y = np.where(z[1] > np.quantile(z[1], 0.7), 1.0, -0.2) + rng.normal(0, 0.05, n)
     comp, thr, value = np.full(7, -1), np.empty(7), np.empty(7)
-    _grow_tree_nb(z, y, np.arange(n), n, 2, 0.7, comp, thr, value)
+    _grow_tree_nb(z.copy(), y.copy(), n, 2, 0.7, comp, thr, value)
     assert comp[0] == 1
-    hits = np.array([_predict_tree_nb(z[i], comp, thr, value) for i in range(n)])
+    hits = np.array([_predict_tree_nb(z[:, i].copy(), comp, thr, value) for i in range(n)])
     assert np.corrcoef(hits, y)[0, 1] > 0.95
 
 

@@ -51,7 +51,8 @@ def _assert_store_equals_source(store: MarketStore, shared_data: Path, coins: li
         candles = store.read_candles(coin, "1h")
         assert candles["timestamp"].is_unique
         pd.testing.assert_frame_equal(candles, pd.read_parquet(shared_data / "candles-1h" / f"{coin}.parquet"))
-        pd.testing.assert_frame_equal(store.read_funding(coin), pd.read_parquet(shared_data / "funding-1h" / f"{coin}.parquet"))
+        funding = pd.read_parquet(shared_data / "funding-1h" / f"{coin}.parquet")
+        pd.testing.assert_frame_equal(store.read_funding(coin), funding)
 
 
 @pytest.mark.parametrize("served", [{"history": UNLIMITED, "start_ms": _ms("2024-01-01")}], indirect=True)

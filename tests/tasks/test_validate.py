@@ -113,12 +113,18 @@ def test_planted_pattern_passes_fast_mode(tmp_path, sine):
     assert planted["gate1_dsr_all_trials"] <= planted["gate1_dsr"]
 
 
-def test_full_mode_fails_honestly_without_gate3(tmp_path, sine):
-    table, summary = validate(tmp_path, sine, [row("planted", *PLANTED)] + clone_rows(2, seed=2), mode="full")
+def test_full_mode_trades_the_survivors_on_the_loopback_venue(tmp_path, sine):
+    rows = [row("planted", *PLANTED)] + clone_rows(2, seed=2) + [row("idle", "funding_carry", np.zeros(N_GENES))]
+    table, summary = validate(tmp_path, sine, rows, mode="full")
     planted = table.loc["planted"]
-    assert planted["gate1_pass"] and planted["gate2_pass"] and not planted["passed"]
-    assert "gate 3 (venue) not performed" in planted["reasons"]
-    assert summary["gates"] == ["gate1", "gate2", "gate3"] and summary["passed"] == 0
+    assert planted["gate3_pass"] and planted["passed"], planted["reasons"]
+    assert planted["gate3_orders"] > 5 and planted["gate3_rejected"] == 0 and planted["gate3_error"] == ""
+    assert planted["gate3_return"] == pytest.approx(planted["gate3_expected_return"], abs=0.005)
+    assert 0.5 <= planted["gate3_performance"] <= 1.0 and 0.0 <= planted["gate3_execution"] <= 1.0
+    assert 0.0 < planted["gate3_slippage_bps"] < 5.0  # the venue's 1 bp half-spread plus tick rounding
+    assert planted["gates_performed"] == "gate1,gate2,gate3"
+    assert not table.loc["idle", "gate3_pass"] and table.loc["idle", "gate3_reasons"] == "not run: an earlier gate failed"
+    assert summary["gates"] == ["gate1", "gate2", "gate3"] and summary["gate3_passed"] >= 1
 
 
 def test_minimal_mode_runs_gate1_only(tmp_path, sine):
@@ -149,8 +155,8 @@ class PeekingCandidate(Candidate):
 
 
 def test_a_look_ahead_strategy_is_rejected(tmp_path, sine):
-    def peeking(batches, *args):
-        return inline_batches([[PeekingCandidate(*c) for c in batch] for batch in batches], *args)
+    def peeking(work, batches, *args):
+        return inline_batches(work, [[PeekingCandidate(*c) for c in batch] for batch in batches], *args)
 
     table, _ = validate(tmp_path, sine, [row("planted", *PLANTED)], run_batches=peeking)
     planted = table.loc["planted"]
@@ -172,9 +178,9 @@ def test_a_broken_candidate_fails_alone(tmp_path, sine):
 def test_candidates_travel_in_at_most_concurrency_batches(tmp_path, sine):
     seen = []
 
-    def recording(batches, *args):
+    def recording(work, batches, *args):
         seen.append([len(b) for b in batches])
-        return inline_batches(batches, *args)
+        return inline_batches(work, batches, *args)
 
     validate(tmp_path, sine, random_rows(7, seed=4), mode="minimal", run_batches=recording, concurrency=3)
     assert seen == [[3, 2, 2]]
