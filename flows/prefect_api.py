@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from prefect.logging.handlers import APILogHandler
+from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 __all__ = ["PrefectServerError", "prefect_api"]
@@ -62,7 +62,7 @@ def prefect_api(home: Path) -> Iterator[str]:
                 try:
                     yield url
                 finally:
-                    APILogHandler.flush()  # ship queued run logs while the server is still up
+                    APILogWorker.drain_all(timeout=5)  # ship queued run logs while the server is up
         finally:
             os.environ.pop("PREFECT_API_URL", None)
     finally:

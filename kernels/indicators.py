@@ -355,16 +355,27 @@ def nadaraya_watson_1d_nb(x: np.ndarray, bandwidth: float, kernel: int, out: np.
     sums would make the Epanechnikov case O(N) but lose digits to cancellation on prices. NaN until the
     first full support.
     """
-    weights = nadaraya_watson_weights_nb(bandwidth, kernel)
-    size = len(weights)
+    oldest_first = nadaraya_watson_weights_nb(bandwidth, kernel)[::-1].copy()  # aligns with x[t-size+1..t]
+    size = len(oldest_first)
     for t in range(len(x)):
         if t < size - 1:
             out[t] = np.nan
             continue
-        total = 0.0
-        for i in range(size):
-            total += weights[i] * x[t - i]
-        out[t] = total
+        past = x[t - size + 1:t + 1]
+        # four interleaved partial sums: independent chains the CPU overlaps (a single running sum
+        # waits on each add); the order is fixed, so the result is still deterministic
+        s0, s1, s2, s3 = 0.0, 0.0, 0.0, 0.0
+        i = 0
+        while i + 4 <= size:
+            s0 += oldest_first[i] * past[i]
+            s1 += oldest_first[i + 1] * past[i + 1]
+            s2 += oldest_first[i + 2] * past[i + 2]
+            s3 += oldest_first[i + 3] * past[i + 3]
+            i += 4
+        while i < size:
+            s0 += oldest_first[i] * past[i]
+            i += 1
+        out[t] = (s0 + s1) + (s2 + s3)
 
 
 @njit(cache=True)

@@ -19,15 +19,15 @@ from typing import NamedTuple
 
 import numpy as np
 
+from kernels.evaluate import Costs
 from kernels.lookahead import check_no_lookahead
 from kernels.metrics import METRIC_NAMES
 from kernels.stats import deflated_sharpe_nb, effective_trials, pbo_cscv, sharpe_moments_1d_nb
 from tasks.candidate import Candidate, CoinInputs
 from tasks.config import ValidationConfig
-from kernels.evaluate import Costs
 
 __all__ = ["GATE1_METRICS", "MultipleTesting", "backtest_candidate", "lookahead_cuts", "lookahead_leaks",
-           "multiple_testing"]
+           "multiple_testing", "validation_bounds"]
 
 GATE1_METRICS = ("sharpe", "max_drawdown", "win_rate", "trades", "total_return", "cagr", "sortino",
                  "exposure", "turnover", "fees_paid", "funding_paid")

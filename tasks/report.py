@@ -355,7 +355,7 @@ def run_overview(run: RunDir) -> dict:
         "candidates": summary.get("candidates", validation.get("candidates")),
         "validated": summary.get("strategies_validated", validation.get("passed")),
         "deployed": summary.get("strategies_deployed"),
-        "html": report_html_path(run).exists(),
+        "report": "html" if report_html_path(run).exists() else ("json" if report else None),
     }
 
 

@@ -95,9 +95,10 @@ def build_report_html(run: RunDir, report: dict | None = None) -> str:
     rows = validated.set_index("strategy_id").loc[shown_ids].reset_index() if shown_ids else pd.DataFrame()
     curves = strategy_curves(run, rows)
     evaluated = evolved[evolved["evaluated"].astype(bool)] if "evaluated" in evolved else evolved
+    criteria = _criteria(validated, report["validation"]["thresholds"], report["validation"]["gates"])
     sections = [
-        _summary(report),
-        _funnel(report, validated),
+        _summary(report, criteria),
+        _funnel(report, criteria),
         _multiple_testing(report),
         _fitness(events, report),
         _coverage(evaluated),
@@ -200,11 +201,11 @@ def _header(report: dict) -> str:
             f"<p>data: {escape(str(data['source']))}</p></header>")
 
 
-def _summary(report: dict) -> str:
+def _summary(report: dict, criteria: list[tuple[str | None, str, int, int]]) -> str:
     s = report["execution_summary"]
     budget = s["budget_hours"]
     tiles = _tiles([
-        ("time used" + (f" of {budget:g} h budget" if budget else ""),
+        ("run time" + (f" (budget {budget:g} h)" if budget else ""),
          f"{_duration(s['seconds_total'])}" + (f" <small>({_pct(s['budget_used'], 1)})</small>" if budget else "")),
         ("genomes evaluated", f"{s['strategies_evaluated']:,}"),
         ("distinct strategies", f"{s['strategies_generated']:,}"),
@@ -217,6 +218,10 @@ def _summary(report: dict) -> str:
     verdict = (f"Of {s['strategies_generated']:,} distinct strategies tried, {s['candidates']} reached validation, "
                f"{s['strategies_validated']} passed it and {s['strategies_deployed']} "
                f"{'was' if s['strategies_deployed'] == 1 else 'were'} deployed.")
+    gate_criteria = [c for c in criteria if c[0] is not None and c[3]]
+    if gate_criteria:
+        _, text, met, n = min(gate_criteria, key=lambda c: c[2] / c[3])
+        verdict += f" The hardest criterion was {text}: met by {met} of {n} candidates."
     if mt["pbo"] is not None:
         verdict += f" Probability of backtest overfitting of the candidate set: {_pct(mt['pbo'], 0)}."
     errors = "".join(f'<p><span class="badge bad">{escape(stage)} failed</span> {escape(err)}</p>'
@@ -224,27 +229,26 @@ def _summary(report: dict) -> str:
     return _section("summary", "The run at a glance", tiles + f'<p class="reading">{escape(verdict)}</p>' + errors)
 
 
-def _criteria_rows(validated: pd.DataFrame, thresholds: dict, gates: list[str]) -> list[list[str]]:
-    rows = []
+def _criteria(validated: pd.DataFrame, thresholds: dict, gates: list[str]) -> list[tuple[str | None, str, int, int]]:
+    """(gate, criterion, candidates meeting it, candidates) for each criterion of the gates performed."""
+    out = []
     n = len(validated)
     for gate, label, column, op, key in _CRITERIA:
         if (gate is not None and gate not in gates) or column not in validated or (key and key not in thresholds):
             continue
         values = validated[column]
         if op == "true":
-            met = values.astype(bool)
+            met = values.astype(bool).to_numpy()
         elif op == "==0":
-            met = values.fillna(1) == 0
+            met = (values.fillna(1) == 0).to_numpy()
         else:
             v, t = values.to_numpy(float), float(thresholds[key])
-            met = pd.Series(np.where(np.isfinite(v), v >= t if op == ">=" else v <= t, False))
-        text = label.format(thresholds[key]) if key else label
-        rows.append([escape(_GATE_NAMES.get(gate, "overall")), escape(text), f"{int(met.sum())} of {n}",
-                     _pct(met.sum() / n if n else None, 0)])
-    return rows
+            met = np.isfinite(v) & ((v >= t) if op == ">=" else (v <= t))
+        out.append((gate, label.format(thresholds[key]) if key else label, int(met.sum()), n))
+    return out
 
 
-def _funnel(report: dict, validated: pd.DataFrame) -> str:
+def _funnel(report: dict, criteria: list[tuple[str | None, str, int, int]]) -> str:
     v = report["validation"]
     steps = {"evaluated": "genomes evaluated", "candidates": "candidates", "gate1": "gate 1 · backtest",
              "gate2": "gate 2 · replay", "gate3": "gate 3 · venue", "validated": "passed validation",
@@ -261,8 +265,9 @@ def _funnel(report: dict, validated: pd.DataFrame) -> str:
         rows.append((steps[f["step"]], float(width), f"{count:,}{share}", "#4e79a7"))
         previous = count
     chart = bar_rows(rows, width=620, max_value=1.0, label_width=150, label="validation funnel")
-    criteria = _criteria_rows(validated, v["thresholds"], v["gates"])
-    table = (_table(["gate", "criterion", "met by", "share"], criteria, {2, 3}) if criteria
+    rows = [[escape(_GATE_NAMES.get(gate, "overall")), escape(text), f"{met} of {n}", _pct(met / n if n else None, 0)]
+            for gate, text, met, n in criteria]
+    table = (_table(["gate", "criterion", "met by", "share"], rows, {2, 3}) if rows
              else '<p class="muted">No candidate reached validation.</p>')
     lead = ("Each step keeps what survived every step before it (bar lengths on a log scale). The table shows "
             "which criteria the candidates met: the rarest one is what stopped them.")
@@ -451,7 +456,7 @@ def _window_panel(curve: Curve) -> str:
     dd, hold_dd = Curve.drawdown(curve.equity), Curve.drawdown(curve.hold)
     equity = line_chart([Series("buy & hold", curve.times, curve.hold, _HOLD_COLOR, dashed=True, width=1.2),
                          Series("strategy", curve.times, curve.equity, _STRATEGY_COLOR)],
-                        width=370, height=170, x_time=True, y_format=lambda v: f"{v:.2f}",
+                        width=370, height=170, x_time=True, y_format=lambda v: f"{v:.3g}",
                         label=f"equity on the {curve.window} window")
     drawdown = line_chart([Series("buy & hold", curve.times, hold_dd, _HOLD_COLOR, width=1.0),
                            Series("strategy", curve.times, dd, _STRATEGY_COLOR)], width=370, height=120,
@@ -551,7 +556,7 @@ def _timeline(windows: list[dict]) -> str:
         width = d / total * 1000
         parts.append(f'<rect x="{x:.1f}" y="0" width="{max(width, 1.0):.1f}" height="22" fill="{colors[w["name"]]}">'
                      f"<title>{escape(w['name'])}: {escape(str(w['start']))} → {escape(str(w['end']))}</title></rect>")
-        if width > 60:
+        if width > 36:
             parts.append(f'<text x="{x + width / 2:.1f}" y="15" text-anchor="middle" font-size="11" fill="#fff">'
                          f"{escape(w['name'])}</text>")
         x += width
@@ -583,7 +588,7 @@ def _timing(report: dict) -> str:
     top = max((v for v in seconds.values() if v), default=1.0)
     rows = [(stage, float(v or 0.0), f"{_duration(v)} · {report['stage_status'][stage]}", "#76b7b2")
             for stage, v in seconds.items()]
-    chart = bar_rows(rows, width=560, max_value=top, label_width=90, label="stage timing")
+    chart = bar_rows(rows, width=560, max_value=top, label_width=110, label="stage timing")
     p, r = report["phase_performance"], report["resources"]
     perf = _table(["", ""], [
         ["evaluations per minute", _num(p["evaluations_per_minute"], 0)],

@@ -1,7 +1,7 @@
-"""A strategy's ancestry from evolved.parquet: the nearest ancestors as tree nodes, and a summary of all of them.
+"""A strategy's ancestry (tasks.lineage) drawn for the report: the nearest ancestors as tree nodes, and a
+summary of all of them.
 
-Parents come from the ``parent_uids`` column (migrants are rows too, so lineage crosses islands). The
-tree shows the strategy and its closest ancestors, breadth first up to ``max_nodes``, one column per
+Migrants are rows of evolved.parquet too, so lineage crosses islands. The tree shows the strategy and its closest ancestors, breadth first up to ``max_nodes``, one column per
 generation; the summary covers the whole ancestry.
 """
 from __future__ import annotations
@@ -12,13 +12,15 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from tasks.lineage import LineageError, ancestry
 from tasks.report_svg import Node
 
 __all__ = ["OPERATOR_COLORS", "Lineage", "lineage"]
 
 OPERATOR_COLORS = {"init": "#9e9e9e", "mutate": "#4e79a7", "crossover": "#f28e2b", "micro_mutate": "#59a14f",
                    "ensemble": "#b07aa1", "migrate": "#9c755f"}
-_FAMILY_ABBREV = 13  # characters of a family name inside a node
+_FAMILY_ABBREV = 17  # characters of a family name inside a node
+_NEEDED = {"strategy_id", "uid", "parent_uids", "operator", "generation", "island", "family", "fitness"}
 
 
 class Lineage(NamedTuple):
@@ -41,17 +43,18 @@ def _family(row: pd.Series) -> str:
 
 
 def lineage(evolved: pd.DataFrame, uid: int | None, *, max_nodes: int = 21) -> Lineage:
-    """The ancestry of genome ``uid`` (None or unknown: empty)."""
-    if uid is None or "uid" not in evolved or "parent_uids" not in evolved:
+    """The ancestry of genome ``uid`` (None, unknown or not closed: empty)."""
+    if uid is None or not _NEEDED <= set(evolved.columns):
         return Lineage([], {}, 0, None, {}, [])
-    rows = evolved.drop_duplicates("uid").set_index("uid", drop=False)
-    if uid not in rows.index:
+    try:
+        rows = ancestry(evolved.drop_duplicates("uid"), int(uid))
+    except LineageError:
         return Lineage([], {}, 0, None, {}, [])
-    parents_of = {int(u): [int(p) for p in ps] for u, ps in zip(rows["uid"], rows["parent_uids"])}
-    order, seen, queue = [uid], {uid}, deque([uid])
-    while queue:
-        for parent in parents_of[queue.popleft()]:
-            if parent not in seen and parent in parents_of:
+    rows = rows.assign(uid=rows.index)
+    order, seen, queue = [int(uid)], {int(uid)}, deque([int(uid)])
+    while queue:  # breadth first: the nearest ancestors come first
+        for parent in _parents(rows.loc[queue.popleft()]):
+            if parent not in seen:
                 seen.add(parent)
                 order.append(parent)
                 queue.append(parent)

@@ -96,7 +96,7 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> np.ndarray:
     mag = 10 ** np.floor(np.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     ticks = np.arange(np.ceil(lo / step) * step, hi + step * 1e-9, step)
-    return np.round(ticks, 12)
+    return np.round(ticks, 12) + 0.0  # + 0.0 turns -0.0 into 0.0 (no "-0 %" label)
 
 
 def _time_ticks(lo: float, hi: float) -> tuple[np.ndarray, str]:
@@ -187,13 +187,16 @@ def _range(values: list[np.ndarray], pad: float, *, include_zero: bool = False) 
     return lo - margin, hi + margin
 
 
-def _legend(items: list[tuple[str, str, bool]], x: float, y: float) -> list[str]:
-    """Legend entries (label, colour, dashed) in one row from (x, y)."""
+def _legend(items: list[tuple[str, str, bool]], x: float, y: float, *, marker: str = "line") -> list[str]:
+    """Legend entries (label, colour, dashed) in one row from (x, y); ``marker`` "line" or "dot"."""
     out = []
     for label, color, dashed in items:
         dash = ' stroke-dasharray="4 3"' if dashed else ""
-        out.append(f'<line x1="{_f(x)}" x2="{_f(x + 16)}" y1="{_f(y)}" y2="{_f(y)}" stroke="{color}" '
-                   f'stroke-width="2"{dash}/>')
+        if marker == "dot":
+            out.append(f'<circle cx="{_f(x + 8)}" cy="{_f(y)}" r="4" fill="{color}"/>')
+        else:
+            out.append(f'<line x1="{_f(x)}" x2="{_f(x + 16)}" y1="{_f(y)}" y2="{_f(y)}" stroke="{color}" '
+                       f'stroke-width="2"{dash}/>')
         out.append(_text(x + 20, y + 3.5, label, anchor="start", size=10))
         x += 28 + 6.2 * len(label)
     return out
@@ -285,9 +288,7 @@ def scatter_chart(groups: list[Points], *, width: int = 560, height: int = 300, 
             body.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{g.radius}">{tip}</circle>')
         body.append("</g>")
     body.append("</g>")
-    body += _legend([(g.label, g.color, False) for g in groups if g.label]
-                    + ([(front.label, front.color, False)] if front is not None and front.label else []),
-                    _MARGIN[3], 8)
+    body += _legend([(g.label, g.color, False) for g in groups if g.label], _MARGIN[3], 8, marker="dot")
     return _svg(width, height, body, label)
 
 
@@ -334,7 +335,7 @@ def bar_rows(rows: list[tuple[str, float, str, str]], *, width: int = 560, max_v
              label_width: int = 150, row_height: int = 24, label: str = "bars") -> str:
     """Horizontal bars, one per (label, value, value text, colour), scaled to ``max_value``."""
     top = max_value if max_value else max((v for _, v, _, _ in rows), default=1.0) or 1.0
-    span = width - label_width - 90
+    span = width - label_width - 150
     body = []
     for i, (name, value, text, color) in enumerate(rows):
         y = i * row_height
@@ -346,7 +347,7 @@ def bar_rows(rows: list[tuple[str, float, str, str]], *, width: int = 560, max_v
     return _svg(width, max(row_height * len(rows), row_height), body, label)
 
 
-def tree_chart(nodes: list[Node], *, column_labels: dict[int, str], col_width: int = 118, row_height: int = 34,
+def tree_chart(nodes: list[Node], *, column_labels: dict[int, str], col_width: int = 150, row_height: int = 34,
                label: str = "lineage tree") -> str:
     """Nodes placed on a (column, row) grid with edges from each parent to its child."""
     if not nodes:

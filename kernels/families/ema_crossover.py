@@ -31,14 +31,11 @@ def ema_crossover_windows_nb(genes: np.ndarray) -> tuple[int, int]:
 def ema_crossover_signal_1d_nb(fast_ema: np.ndarray, slow_ema: np.ndarray, band: float, out: np.ndarray) -> None:
     """The crossover signal in {-1, 0, 1} from precomputed EMAs (0 until both are defined)."""
     side = 0.0
+    up, down = 1.0 + band, 1.0 - band
     for t in range(len(out)):
         fast, slow = fast_ema[t], slow_ema[t]
-        if np.isnan(fast) or np.isnan(slow):
-            side = 0.0
-        elif fast > slow * (1.0 + band):
-            side = 1.0
-        elif fast < slow * (1.0 - band):
-            side = -1.0
+        side = 1.0 if fast > slow * up else (-1.0 if fast < slow * down else side)  # NaN: no comparison holds
+        side = 0.0 if np.isnan(fast + slow) else side
         out[t] = side
 
 

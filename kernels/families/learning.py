@@ -210,14 +210,14 @@ def _tridiagonal_ql_nb(d: np.ndarray, e: np.ndarray, z: np.ndarray) -> None:
             if m == l:
                 break
             g = (d[l + 1] - d[l]) / (2.0 * e[l])
-            r = np.sqrt(g * g + 1.0)  # |g| < 1e150 here: eigenvalues of a correlation matrix are <= n
+            r = np.hypot(g, 1.0)
             g = d[m] - d[l] + e[l] / (g + (r if g >= 0.0 else -r))
             s, c, p = 1.0, 1.0, 0.0
             underflow = False
             for i in range(m - 1, l - 1, -1):
                 f = s * e[i]
                 b = c * e[i]
-                r = np.sqrt(f * f + g * g)
+                r = np.hypot(f, g)
                 e[i + 1] = r
                 if r == 0.0:  # underflow: deflate and restart this eigenvalue
                     d[i + 1] -= p

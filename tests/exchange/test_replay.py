@@ -9,7 +9,7 @@ from exchange.replay import Bar, Books, Broker, Engine, Fill, GenomeStrategy, Ta
 from kernels.evaluate import Market, positions
 from kernels.metrics import METRIC_NAMES, N_METRICS
 from kernels.simulate import simulate_1d_nb
-from tasks.replay_check import first_trade_mismatch, kernel_trades, per_bar_bounds
+from tasks.replay_check import KernelTrade, first_trade_mismatch, kernel_trades, per_bar_bounds
 
 M = {name: i for i, name in enumerate(METRIC_NAMES)}
 FEE, SLIP, BPY = 0.00045, 0.0001, 8760.0
@@ -162,7 +162,6 @@ def test_engine_equals_the_kernel_trade_for_trade(seed):
 
 def test_mismatch_names_the_first_differing_trade():
     e = run([1.0, 1.0, 0.0, -1.0, 0.0], flat_bars([100.0, 101.0, 102.0, 101.0, 100.0]))
-    from tasks.replay_check import KernelTrade
     kernel = [KernelTrade(1, 0, 2, True), KernelTrade(-1, 3, 5, True)]
     message = first_trade_mismatch(e.books.trades, kernel, 1.0, lambda i: f"bar {i}")
     assert message == ("trade #2 differs: replay short entered bar 3, exited bar 4 (win) vs kernel short entered "

@@ -123,7 +123,8 @@ def test_full_mode_trades_the_survivors_on_the_loopback_venue(tmp_path, sine):
     assert 0.5 <= planted["gate3_performance"] <= 1.0 and 0.0 <= planted["gate3_execution"] <= 1.0
     assert 0.0 < planted["gate3_slippage_bps"] < 5.0  # the venue's 1 bp half-spread plus tick rounding
     assert planted["gates_performed"] == "gate1,gate2,gate3"
-    assert not table.loc["idle", "gate3_pass"] and table.loc["idle", "gate3_reasons"] == "not run: an earlier gate failed"
+    idle = table.loc["idle"]
+    assert not idle["gate3_pass"] and idle["gate3_reasons"] == "not run: an earlier gate failed"
     assert summary["gates"] == ["gate1", "gate2", "gate3"] and summary["gate3_passed"] >= 1
 
 

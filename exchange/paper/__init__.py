@@ -1,0 +1,18 @@
+"""Paper trading of the deployed strategies on one account of a venue (the loopback venue or the testnet).
+
+- `trader`: the bar loop — targets from the kernels, netted orders through the exchange client,
+  fills / fees / funding shared back to strategies, rules enforced, state committed after every bar.
+- `registry`: the deployed strategies (SQLite), written by the deploy stage.
+- `state`: the book on disk (atomic, checksummed, previous good copy kept) and the locks.
+- `rules`: retirement, emergency shutdown and risk adjustment.
+- `netting`, `feed`, `ledger`, `status`: order netting, market data, Parquet tables, the status view.
+"""
+from exchange.paper.registry import Registry, RegistryError, StrategySpec
+from exchange.paper.rules import EmergencyRules, PaperRules, RetirementRules, RiskRules
+from exchange.paper.state import PaperPaths, PaperStateError
+from exchange.paper.status import book_status
+from exchange.paper.trader import BarReport, PaperSettings, PaperTrader, StopReport
+
+__all__ = ["BarReport", "EmergencyRules", "PaperPaths", "PaperRules", "PaperSettings", "PaperStateError",
+           "PaperTrader", "Registry", "RegistryError", "RetirementRules", "RiskRules", "StopReport",
+           "StrategySpec", "book_status"]

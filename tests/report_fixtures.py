@@ -1,0 +1,85 @@
+"""A small but real run folder for the report tests, built in seconds without the flow (no Prefect, no Ray).
+
+The stages' own functions write every artifact: a synthetic market goes into a market store, two islands
+evolve for two generations with one migration (run_evolution, inline), then serialize_run, validate_run
+(fast mode, inline batches) and deploy_run; the manifest gets what the flow records (parameters, data,
+windows, stage status and seconds, evolve summary), with fixed stage times.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tasks.config import EvolveConfig, RunConfig, ValidationConfig, WindowConfig
+from tasks.deploy import deploy_run, select_for_deployment
+from tasks.evolve import run_evolution
+from tasks.market_source import load_market_data
+from tasks.market_store import MarketStore
+from tasks.run_dir import RunDir
+from tasks.serialize import serialize_run
+from tasks.validate import inline_batches, validate_run
+from tasks.windows import split_windows
+
+N_BARS = 1800
+STARTED = 1_700_000_000.0  # fixed run start (epoch s): reports must not depend on when they are built
+# Lenient gates so that some candidates pass and get deployed.
+LENIENT = dict(mode="fast", min_sharpe=-50.0, max_drawdown=1.0, min_win_rate=0.0, min_trades=0, min_dsr=0.0,
+               min_replay_sharpe=-50.0, min_consistency=0.0, min_score=0.0, max_candidates=8, concurrency=2,
+               lookahead_cuts=2, pbo_splits=4, max_deployed=3)
+RESILIENCE = {"events": [{"event": "retry", "task": "validate-gates12-batch", "attempt": 2,
+                          "error": "WorkerCrashedError: worker lost"}], "retries": 1}
+
+
+def synthetic_candles(n: int = N_BARS, seed: int = 3) -> pd.DataFrame:
+    """Hourly bars: a 48-hour cycle on a random walk, so that some strategies trade and some earn."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    close = 100 * (1 + 0.02 * np.sin(2 * np.pi * t / 48)) * np.exp(np.cumsum(rng.normal(0, 0.004, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    return pd.DataFrame({
+        "timestamp": pd.date_range("2023-01-01", periods=n, freq="1h", tz="UTC").astype("datetime64[ms, UTC]"),
+        "open": open_,
+        "high": np.maximum(open_, close) * (1 + 0.002 * rng.uniform(0.5, 1.5, n)),
+        "low": np.minimum(open_, close) * (1 - 0.002 * rng.uniform(0.5, 1.5, n)),
+        "close": close,
+        "volume": rng.lognormal(3.0, 0.5, n),
+    })
+
+
+def build_run(data_dir: Path, run_id: str = "fixture") -> RunDir:
+    """Write <data_dir>/market and <data_dir>/runs/<run_id> as a completed run would leave them."""
+    store = MarketStore(data_dir / "market")
+    store.merge_candles("BTC", "1h", synthetic_candles(), source="synthetic")
+    config = RunConfig(run_id=run_id, seed=5, hours=1.0,
+                       evolve=EvolveConfig(strategies=16, batch_size=8, generations=2, epoch_generations=1,
+                                           min_trades=1),
+                       validation=ValidationConfig(**LENIENT), windows=WindowConfig(folds=2))
+    market = load_market_data(store, config.coins, config.interval, config.costs)
+    windows = split_windows(market, config.windows)
+    run = RunDir.for_run(data_dir, run_id)
+    run.update_manifest(run_id=run_id, status="running", started=STARTED, code_version="0.1.0+test",
+                        parameters=config.model_dump(mode="json"), data=market.describe(),
+                        windows=windows.describe())
+    summary = run_evolution(run, market, windows, config)  # outside a flow run: inline, no Prefect
+    run.record_stage("evolve", "completed", seconds=12.5, summary=summary)
+    serialize_run(run, config)
+    run.record_stage("serialize", "completed", seconds=0.5)
+    validate_run(run, market, windows, config, run_batches=inline_batches)
+    run.record_stage("validate", "completed", seconds=3.25)
+    deploy_run(run, config)
+    run.record_stage("deploy", "completed", seconds=0.01)
+    run.update_manifest(status="completed", finished=STARTED + 20.0, resilience=RESILIENCE)
+    return run
+
+
+def without_deployments(run: RunDir, data_dir: Path, run_id: str = "undeployed") -> RunDir:
+    """A copy of ``run`` in which nothing was deployed (deployed.parquet with no rows)."""
+    copy = RunDir.for_run(data_dir, run_id)
+    shutil.copytree(run.root, copy.root)
+    validated = pd.read_parquet(copy.validated)
+    select_for_deployment(validated.assign(passed=False), 3).to_parquet(copy.deployed, index=False)
+    return copy
+
