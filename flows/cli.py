@@ -6,10 +6,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from flows.commands import data, run, venue
+from flows.commands import data, report, run, venue
 
 # Subcommand modules; each exposes register(subparsers).
-_COMMANDS = (run, data, venue)
+_COMMANDS = (run, data, venue, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ from tasks.run_dir import new_run_id
 
 __all__ = [
     "CostConfig",
+    "DeployConfig",
     "EvolveConfig",
     "RunConfig",
     "ValidationConfig",
@@ -90,6 +91,13 @@ class ValidationConfig(_Frozen):
     concurrency: int = Field(10, ge=1, description="validation batches in flight (one task each)")
 
 
+class DeployConfig(_Frozen):
+    """The deploy stage: the paper book's capital and the decision rules file (tasks/decision.py)."""
+
+    capital: float = Field(10_000.0, gt=0, description="USD of the paper book; the pool size follows from it")
+    rules_path: str | None = Field(None, description="YAML / JSON / TOML rules file; None = the embedded defaults")
+
+
 class RunConfig(_Frozen):
     run_id: str = Field(default_factory=new_run_id)
     coins: tuple[str, ...] = ("BTC",)
@@ -104,6 +112,7 @@ class RunConfig(_Frozen):
     validation: ValidationConfig = ValidationConfig()
     windows: WindowConfig = WindowConfig()
     costs: CostConfig = CostConfig()
+    deploy: DeployConfig = DeployConfig()
 
     @model_validator(mode="after")
     def _coins_known(self) -> "RunConfig":

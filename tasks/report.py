@@ -21,8 +21,8 @@ from kernels.families import FAMILY_NAMES, decode_params
 from tasks.atomic import write_json_atomic
 from tasks.run_dir import STAGES, RunDir
 
-__all__ = ["GATES", "REPORT_VERSION", "build_report", "publish_report_artifact", "report_html_path", "report_markdown",
-           "report_schema", "run_overview", "strategy_entry", "write_report"]
+__all__ = ["GATES", "REPORT_VERSION", "build_report", "publish_report_artifact", "read_artifact", "report_html_path",
+           "report_markdown", "report_schema", "run_overview", "strategy_entry", "write_report"]
 
 REPORT_VERSION = 2
 GATES = ("gate1", "gate2", "gate3")
@@ -36,14 +36,14 @@ def build_report(run: RunDir) -> dict:
     params = manifest.get("parameters", {})
     stages = manifest.get("stages", {})
     validation = manifest.get("validation", {})
-    evolved = _read(run.evolved)
-    validated = _read(run.validated)
-    deployed = _read(run.deployed)
+    evolved = read_artifact(run.evolved)
+    validated = read_artifact(run.validated)
+    deployed = read_artifact(run.deployed)
     evaluated = evolved[evolved["evaluated"].astype(bool)] if "evaluated" in evolved else evolved
     counts = {
         "evaluated": len(evaluated),
         "generated": int(evaluated["strategy_id"].nunique()) if len(evaluated) else 0,
-        "candidates": len(_read(run.candidates)),
+        "candidates": len(read_artifact(run.candidates)),
         "validated": int(validated["passed"].astype(bool).sum()) if "passed" in validated else 0,
         "deployed": len(deployed),
     }
@@ -67,6 +67,7 @@ def build_report(run: RunDir) -> dict:
         "validation": _validation(validation, validated, counts, params),
         "multiple_testing": _multiple_testing(validation, validated, params),
         "resilience": _resilience(manifest.get("resilience")),
+        "deployment": _json_safe(manifest.get("deploy") or {}),
         "deployed": [strategy_entry(run, row["strategy_id"], evolved, validated, deployed)
                      for _, row in deployed.iterrows()],
     }
@@ -89,7 +90,8 @@ def report_schema() -> dict:
     return json.loads((resources.files("tasks") / "schemas" / "report.schema.json").read_text())
 
 
-def _read(path: Path) -> pd.DataFrame:
+def read_artifact(path: Path) -> pd.DataFrame:
+    """A Parquet artifact, or an empty frame when the stage that writes it did not run."""
     return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
 
@@ -137,8 +139,10 @@ def _phase_performance(stages: dict, counts: dict[str, int]) -> dict:
     return {
         "evaluations_per_minute": round(counts["evaluated"] / minutes, 1) if minutes > 0 else None,
         "generations": summary.get("generations"),
+        "generations_planned": summary.get("generations_planned"),
         "islands": summary.get("islands"),
         "stopped_by_budget": summary.get("stopped_by_budget"),
+        "stop_note": summary.get("stop_note"),
         "archive_coverage": round(float(np.mean(coverage)), 4) if coverage else None,
         "validation_success_rate": _rate(counts["validated"], counts["candidates"]),
         "deployment_success_rate": _rate(counts["deployed"], counts["validated"]),
@@ -191,7 +195,8 @@ def _validation(summary: dict, validated: pd.DataFrame, counts: dict[str, int], 
     mode = summary.get("mode", params.get("validation", {}).get("mode"))
     gates = list(summary.get("gates") or [])
     survivors = pd.Series(True, index=validated.index)
-    funnel = [{"step": "evaluated", "count": counts["evaluated"]}, {"step": "candidates", "count": counts["candidates"]}]
+    funnel = [{"step": "evaluated", "count": counts["evaluated"]},
+              {"step": "candidates", "count": counts["candidates"]}]
     for gate in GATES:
         column = f"{gate}_pass"
         performed = gate in gates and column in validated
@@ -278,7 +283,8 @@ def strategy_entry(run: RunDir, strategy_id: str, evolved: pd.DataFrame, validat
         "overall_score": _plain(row.get("overall_score")),
         "passed": _plain(row.get("passed")),
         "reasons": row.get("reasons") or "",
-        "allocation": _plain(chosen["allocation"]) if chosen is not None and "allocation" in chosen else None,
+        "allocation": _plain(chosen.get("allocation")) if chosen is not None else None,
+        "capital": _plain(chosen.get("capital")) if chosen is not None else None,
         "deploy_reason": chosen.get("reason") if chosen is not None else None,
         "lineage": {
             "uid": _plain(row.get("uid")),
@@ -363,6 +369,8 @@ def report_markdown(report: dict, html_path: Path) -> str:
     """The Prefect artifact's text: the headline numbers and a link to the HTML report."""
     s = report["execution_summary"]
     mt = report["multiple_testing"]
+    dsr = f"{mt['best_dsr']:.3f}" if mt["best_dsr"] is not None else "—"
+    pbo = f"{mt['pbo']:.0%}" if mt["pbo"] is not None else "—"
     lines = [
         f"# Run {report['run_id']}: {report['status']}",
         "",
@@ -374,8 +382,8 @@ def report_markdown(report: dict, html_path: Path) -> str:
         f"| {s['strategies_evaluated']} | {s['strategies_generated']} | {s['candidates']} | "
         f"{s['strategies_validated']} | {s['strategies_deployed']} | {s['seconds_total']:.0f} |",
         "",
-        f"Data: {report['data']['source']}. Trials {mt['trials']}, effective {mt['effective_trials']}, "
-        f"best DSR {mt['best_dsr']}, PBO {mt['pbo']}.",
+        f"Data: {report['data']['source']}. Trials {mt['trials']} ({mt['effective_trials']} effective), "
+        f"best deflated Sharpe {dsr}, probability of backtest overfitting {pbo}.",
     ]
     return "\n".join(lines) + "\n"
 

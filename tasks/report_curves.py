@@ -15,7 +15,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from tasks.candidate import candidates_from_frame
+from kernels.evaluate import Costs, Market
+from tasks.candidate import Candidate, candidates_from_frame
 from tasks.config import CostConfig
 from tasks.evaluation import kernel_costs, kernel_market
 from tasks.market_source import CoinData, MarketData, load_market_data
@@ -87,26 +88,52 @@ def strategy_curves(run: RunDir, strategies: pd.DataFrame) -> CurveSet:
     market = _as_run_saw(market, manifest.get("data", {}))
     expected = manifest.get("data", {}).get("fingerprint")
     note = ("market data verified: same fingerprint as the run" if market.fingerprint == expected else
-            "warning: the market data differs from the run's (fingerprint mismatch); curves use today's data")
+            "warning: the market data differs from the run's (fingerprint mismatch); curves use the store as it is now")
     spans = {w: Window(w, pd.Timestamp(windows[w]["start"]), pd.Timestamp(windows[w]["end"])) for w in CURVE_WINDOWS}
-    step_s = interval_timedelta(market.interval).total_seconds()
-    by_coin = {c.coin: c for c in market.coins}
+    try:
+        members = candidates_from_frame(strategies)
+    except (KeyError, AttributeError, ValueError) as err:
+        return CurveSet({}, f"curves unavailable: the strategies' genomes cannot be read ({err})")
+    by_coin = {c.coin: _CoinWindows.of(c, market.interval, spans) for c in market.coins}
     out: dict[str, list[Curve]] = {}
-    for candidate in candidates_from_frame(strategies):
-        coin = by_coin.get(candidate.coin)
-        if coin is None:
+    failed = []
+    for candidate in members:
+        if candidate.coin not in by_coin:
+            failed.append(f"{candidate.strategy_id} (no {candidate.coin} data)")
             continue
+        try:
+            out[candidate.strategy_id] = by_coin[candidate.coin].curves(candidate, kernel_costs(costs))
+        except ValueError as err:  # one unreadable genome must not cost the others their curves
+            failed.append(f"{candidate.strategy_id} ({err})")
+    if failed:
+        note += "; no curves for " + ", ".join(failed)
+    return CurveSet(out, note)
+
+
+class _CoinWindows(NamedTuple):
+    """One coin's kernel market through the live window, its bar open times and each window's bars."""
+
+    market: Market
+    opens_s: np.ndarray
+    step_s: float
+    ranges: dict[str, tuple[int, int]]
+
+    @classmethod
+    def of(cls, coin: CoinData, interval: str, spans: dict[str, Window]) -> "_CoinWindows":
         ranges = {w: bar_range(coin.candles, spans[w]) for w in CURVE_WINDOWS}
-        kmarket = kernel_market(coin, market.interval, stop=max(i1 for _, i1 in ranges.values()))
-        opens = epoch_ms(coin.candles["timestamp"]) / 1000.0
-        curves, close = [], kmarket.close
+        stop = max(i1 for _, i1 in ranges.values())
+        return cls(kernel_market(coin, interval, stop=stop), epoch_ms(coin.candles["timestamp"]) / 1000.0,
+                   interval_timedelta(interval).total_seconds(), ranges)
+
+    def curves(self, candidate: Candidate, costs: Costs) -> list[Curve]:
+        """Each window with at least two bars, traded from flat from the close before its first bar."""
+        out, close = [], self.market.close
         for w in CURVE_WINDOWS:
-            i0, i1 = ranges[w]
+            i0, i1 = self.ranges[w]
             if i1 - i0 < 2 or i0 < 1:
                 continue
             bounds = np.array([i0 - 1, i1 - 1], dtype=np.int64)
-            per_bar = candidate.kernel_returns(kmarket, bounds, kernel_costs(costs))[i0:i1]
-            times = np.r_[opens[i0], opens[i0:i1] + step_s]
-            curves.append(Curve(w, times, np.r_[1.0, np.cumprod(1.0 + per_bar)], close[i0 - 1:i1] / close[i0 - 1]))
-        out[candidate.strategy_id] = curves
-    return CurveSet(out, note)
+            per_bar = candidate.kernel_returns(self.market, bounds, costs)[i0:i1]
+            times = np.r_[self.opens_s[i0], self.opens_s[i0:i1] + self.step_s]
+            out.append(Curve(w, times, np.r_[1.0, np.cumprod(1.0 + per_bar)], close[i0 - 1:i1] / close[i0 - 1]))
+        return out

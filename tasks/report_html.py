@@ -20,7 +20,7 @@ import pandas as pd
 
 from kernels.archive import ArchiveConfig
 from tasks.atomic import write_bytes_atomic
-from tasks.report import build_report, report_html_path, strategy_entry
+from tasks.report import build_report, read_artifact, report_html_path, strategy_entry
 from tasks.report_curves import CURVE_WINDOWS, Curve, CurveSet, strategy_curves
 from tasks.report_lineage import OPERATOR_COLORS, lineage
 from tasks.report_svg import (PALETTE, Points, Series, bar_rows, color_scale, heatmap, line_chart, scatter_chart,
@@ -88,22 +88,22 @@ def write_report_html(run: RunDir, report: dict | None = None) -> Path:
 def build_report_html(run: RunDir, report: dict | None = None) -> str:
     """The whole page as a string."""
     report = report if report is not None else build_report(run)
-    evolved, events = _read(run.evolved), _read(run.events)
-    validated, deployed = _read(run.validated), _read(run.deployed)
+    evolved, events = read_artifact(run.evolved), read_artifact(run.events)
+    validated, deployed = read_artifact(run.validated), read_artifact(run.deployed)
     shown_ids, shown_note = _shown(validated, deployed)
     shown = [strategy_entry(run, sid, evolved, validated, deployed) for sid in shown_ids]
-    rows = validated.set_index("strategy_id").loc[shown_ids].reset_index() if shown_ids else pd.DataFrame()
+    rows = validated[validated["strategy_id"].isin(shown_ids)] if shown_ids else pd.DataFrame()
     curves = strategy_curves(run, rows)
     evaluated = evolved[evolved["evaluated"].astype(bool)] if "evaluated" in evolved else evolved
     criteria = _criteria(validated, report["validation"]["thresholds"], report["validation"]["gates"])
     sections = [
         _summary(report, criteria),
-        _funnel(report, criteria),
+        _funnel(report, criteria, _by_family(evaluated, validated, deployed)),
         _multiple_testing(report),
         _fitness(events, report),
         _coverage(evaluated),
         _pareto(evaluated, validated, shown_ids),
-        _strategies(shown, shown_note, curves, evolved),
+        _strategies(shown, shown_note, curves, evolved, report["deployment"]),
         _data(report),
         _timing(report),
         _resilience(report),
@@ -115,10 +115,6 @@ def build_report_html(run: RunDir, report: dict | None = None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-def _read(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
 
 def _pct(x: float | None, digits: int = 1, *, sign: bool = False) -> str:
@@ -135,6 +131,11 @@ def _num(x: float | None, digits: int = 2) -> str:
     if not np.isfinite(x):
         return "—"
     return f"{x:,.{digits}f}" if abs(x) < 1e6 else f"{x:.3g}"
+
+
+def _pct_tick(v: float) -> str:
+    """A percentage tick label with a decimal only where it needs one (-2.5%, -5%)."""
+    return f"{v:.0%}" if abs(v * 100 - round(v * 100)) < 1e-9 else f"{v:.1%}"
 
 
 def _duration(seconds: float | None) -> str:
@@ -164,16 +165,17 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozens
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _badge(passed: bool | None, yes: str = "passed", no: str = "failed") -> str:
+def _badge(passed: bool | None) -> str:
     if passed is None:
         return '<span class="badge na">not run</span>'
-    return f'<span class="badge {"ok" if passed else "bad"}">{yes if passed else no}</span>'
+    return f'<span class="badge {"ok" if passed else "bad"}">{"passed" if passed else "failed"}</span>'
 
 
 def _shown(validated: pd.DataFrame, deployed: pd.DataFrame) -> tuple[list[str], str]:
     """The strategies the page details: the deployed ones, else the best validated candidates."""
     if len(deployed):
-        return [str(s) for s in deployed["strategy_id"]], f"{len(deployed)} deployed strateg{'y' if len(deployed) == 1 else 'ies'}, best first."
+        plural = "y" if len(deployed) == 1 else "ies"
+        return [str(s) for s in deployed["strategy_id"]], f"{len(deployed)} deployed strateg{plural}, best first."
     if "overall_score" not in validated or validated.empty:
         return [], "No strategy was deployed and no candidate was validated."
     ranked = validated.assign(_score=validated["overall_score"].fillna(-np.inf)).sort_values(
@@ -194,11 +196,11 @@ def _header(report: dict) -> str:
     status = report["status"]
     cls = {"completed": "ok", "failed": "bad", "running": "warn"}.get(status, "na")
     started = (report["started"] or "—").replace("T", " ")
+    facts = [f"started {started}", coins, f"{data['interval'] or '—'} bars", f"seed {report['seed']}",
+             *(["test mode"] if report["test_mode"] else []),
+             f"validation mode {report['validation']['mode'] or '—'}", f"code {report['code_version'] or '—'}"]
     return (f'<header><h1>Run {escape(report["run_id"])} <span class="badge {cls}">{escape(status)}</span></h1>'
-            f"<p>started {escape(started)} · {escape(coins)} · {escape(str(data['interval']))} bars · seed "
-            f"{report['seed']}{' · test mode' if report['test_mode'] else ''} · validation mode "
-            f"{escape(str(report['validation']['mode']))} · code {escape(str(report['code_version']))}</p>"
-            f"<p>data: {escape(str(data['source']))}</p></header>")
+            f"<p>{escape(' · '.join(facts))}</p><p>data: {escape(str(data['source'] or '—'))}</p></header>")
 
 
 def _summary(report: dict, criteria: list[tuple[str | None, str, int, int]]) -> str:
@@ -219,8 +221,9 @@ def _summary(report: dict, criteria: list[tuple[str | None, str, int, int]]) -> 
                f"{s['strategies_validated']} passed it and {s['strategies_deployed']} "
                f"{'was' if s['strategies_deployed'] == 1 else 'were'} deployed.")
     gate_criteria = [c for c in criteria if c[0] is not None and c[3]]
-    if gate_criteria:
-        _, text, met, n = min(gate_criteria, key=lambda c: c[2] / c[3])
+    hardest = min(gate_criteria, key=lambda c: c[2] / c[3], default=None)
+    if hardest is not None and hardest[2] < hardest[3]:
+        _, text, met, n = hardest
         verdict += f" The hardest criterion was {text}: met by {met} of {n} candidates."
     if mt["pbo"] is not None:
         verdict += f" Probability of backtest overfitting of the candidate set: {_pct(mt['pbo'], 0)}."
@@ -248,7 +251,23 @@ def _criteria(validated: pd.DataFrame, thresholds: dict, gates: list[str]) -> li
     return out
 
 
-def _funnel(report: dict, criteria: list[tuple[str | None, str, int, int]]) -> str:
+def _by_family(evaluated: pd.DataFrame, validated: pd.DataFrame, deployed: pd.DataFrame) -> list[list[str]]:
+    """Rows (family, evaluated, best train fitness, candidates, passed, deployed), most tried first; an
+    ensemble counts under its first member's family."""
+    if "family" not in evaluated or evaluated.empty:
+        return []
+    fitness = evaluated.groupby("family")["fitness"].max() if "fitness" in evaluated else pd.Series(dtype=float)
+    tried = evaluated["family"].value_counts()
+    candidates = validated["family"].value_counts() if "family" in validated else pd.Series(dtype=int)
+    passed = (validated.loc[validated["passed"].astype(bool), "family"].value_counts()
+              if {"family", "passed"} <= set(validated.columns) else pd.Series(dtype=int))
+    chosen = deployed["family"].value_counts() if "family" in deployed else pd.Series(dtype=int)
+    order = sorted(tried.index, key=lambda f: (-int(tried[f]), str(f)))
+    return [[escape(str(f)), f"{int(tried[f]):,}", _num(float(fitness.get(f, np.nan))),
+             str(int(candidates.get(f, 0))), str(int(passed.get(f, 0))), str(int(chosen.get(f, 0)))] for f in order]
+
+
+def _funnel(report: dict, criteria: list[tuple[str | None, str, int, int]], families: list[list[str]]) -> str:
     v = report["validation"]
     steps = {"evaluated": "genomes evaluated", "candidates": "candidates", "gate1": "gate 1 · backtest",
              "gate2": "gate 2 · replay", "gate3": "gate 3 · venue", "validated": "passed validation",
@@ -271,8 +290,11 @@ def _funnel(report: dict, criteria: list[tuple[str | None, str, int, int]]) -> s
              else '<p class="muted">No candidate reached validation.</p>')
     lead = ("Each step keeps what survived every step before it (bar lengths on a log scale). The table shows "
             "which criteria the candidates met: the rarest one is what stopped them.")
+    by_family = (_table(["family", "evaluated", "best train fitness", "candidates", "passed", "deployed"], families,
+                        {1, 2, 3, 4, 5}) if families else "")
     return _section("funnel", "Validation funnel",
-                    f'<div class="row"><div class="panel">{chart}</div><div class="panel">{table}</div></div>', lead)
+                    f'<div class="row"><div class="panel">{chart}<h4>By family</h4>{by_family}</div>'
+                    f'<div class="panel">{table}</div></div>', lead)
 
 
 def dsr_reading(mt: dict) -> str:
@@ -320,9 +342,11 @@ def _multiple_testing(report: dict) -> str:
 
 
 def _fitness(events: pd.DataFrame, report: dict) -> str:
-    lead = "Walk-forward fitness on the train window (Sharpe units): solid = best genome of the island, dashed = median."
+    lead = ("Walk-forward fitness on the train window (Sharpe units): solid = best genome of the island, "
+            "dashed = median.")
     if "event" not in events or not (events["event"] == "generation").any():
-        return _section("fitness", "Fitness over generations", '<p class="muted">No generation events recorded.</p>', lead)
+        return _section("fitness", "Fitness over generations", '<p class="muted">No generation events recorded.</p>',
+                        lead)
     gens = events[events["event"] == "generation"].sort_values(["island", "generation"], kind="stable")
     gens = gens.drop_duplicates(["island", "generation"], keep="last")
     series = []
@@ -331,14 +355,14 @@ def _fitness(events: pd.DataFrame, report: dict) -> str:
         x = g["generation"].to_numpy(float)
         series.append(Series(f"island {island}", x, g["best_fitness"].to_numpy(float), color))
         series.append(Series("", x, g["median_fitness"].to_numpy(float), color, dashed=True, width=1.0))
-    chart = line_chart(series, width=1120, height=300, x_label="generation", y_label="fitness",
+    chart = line_chart(series, width=1120, height=300, x_label="generation", y_label="fitness", x_integer=True,
                        y_format="{:g}", zero_line=True, label="fitness over generations per island")
     migrations = int((events["event"] == "migration").sum())
     champions = int((events["event"] == "champion").sum())
     perf = report["phase_performance"]
+    stop = f"; {perf['stop_note'] or 'stopped early by the time budget'}" if perf["stopped_by_budget"] else ""
     note = (f'<p class="small muted">{perf["generations"]} generations on {perf["islands"]} islands; {migrations} '
-            f"migration{'s' if migrations != 1 else ''}; {champions} champion events"
-            f"{'; stopped early by the time budget' if perf['stopped_by_budget'] else ''}.</p>")
+            f"migration{'s' if migrations != 1 else ''}; {champions} champion events{escape(stop)}.</p>")
     return _section("fitness", "Fitness over generations", f'<div class="scroll">{chart}</div>{note}', lead)
 
 
@@ -435,11 +459,12 @@ def _pareto(evaluated: pd.DataFrame, validated: pd.DataFrame, shown_ids: list[st
         groups.append(Points("candidates", x[cand], fit[cand], _CANDIDATE_COLOR, 4.5, 1.0,
                              tuple(tips[i] for i in cand), outline=True))
         sel = np.flatnonzero(np.isin(ids, shown_ids))
-        groups.append(Points("detailed below", x[sel], fit[sel], _STRATEGY_COLOR, 5.0, 0.95, tuple(tips[i] for i in sel)))
+        groups.append(Points("detailed below", x[sel], fit[sel], _STRATEGY_COLOR, 5.0, 0.95,
+                             tuple(tips[i] for i in sel)))
         x_hi = float(np.percentile(x, 99)) if not log else float(x.max())
         x_lo = 0.0 if not log else float(x.min())
         pad = 0.04 * ((x_hi - x_lo) or 1.0)
-        x_format = (lambda v: f"{10 ** v:g}") if log else (lambda v: f"{v:.0%}")
+        x_format = (lambda v: f"{10 ** v:g}") if log else _pct_tick
         panels.append(scatter_chart(groups, width=560, height=320, x_label=label, y_label="train fitness",
                                     x_format=x_format, x_range=(x_lo - pad, x_hi + pad), y_range=y_range,
                                     front=Series("", x[front], fit[front], _FRONT_COLOR, width=1.2),
@@ -460,7 +485,7 @@ def _window_panel(curve: Curve) -> str:
                         label=f"equity on the {curve.window} window")
     drawdown = line_chart([Series("buy & hold", curve.times, hold_dd, _HOLD_COLOR, width=1.0),
                            Series("strategy", curve.times, dd, _STRATEGY_COLOR)], width=370, height=120,
-                          x_time=True, y_format=lambda v: f"{v:.0%}", fill=True, legend=False,
+                          x_time=True, y_format=_pct_tick, fill=True, legend=False,
                           label=f"drawdown on the {curve.window} window")
     stats = (f'<div class="small">return <b>{_pct(curve.equity[-1] - 1, 1, sign=True)}</b> (buy & hold '
              f"{_pct(curve.hold[-1] - 1, 1, sign=True)}) · max drawdown <b>{_pct(-dd.min(), 1)}</b> "
@@ -515,14 +540,18 @@ def _lineage_block(evolved: pd.DataFrame, entry: dict) -> str:
     ops = ", ".join(f"{op} {n}" for op, n in tree.operators.items())
     first, last = tree.generations
     text = (f"{tree.ancestors} ancestor{'s' if tree.ancestors != 1 else ''} over generations {first}–{last} "
-            f"(made by: {ops}); descends from initial {', '.join(tree.root_families) or '—'}. "
+            f"(operators along the line, the strategy's own included: {ops}); descends from initial "
+            f"{', '.join(tree.root_families) or '—'}. "
             f"Nearest {len(tree.nodes) - 1} shown; boxes read family and train fitness, the red one is the strategy.")
-    return f'<div class="scroll">{chart}</div><div class="small">{legend}</div><p class="small muted">{escape(text)}</p>'
+    return (f'<div class="scroll">{chart}</div><div class="small">{legend}</div>'
+            f'<p class="small muted">{escape(text)}</p>')
 
 
 def _strategy_card(rank: int, entry: dict, curves: list[Curve], evolved: pd.DataFrame) -> str:
     family = entry["family"] if len(entry["members"]) < 2 else " + ".join(m["family"] for m in entry["members"])
     alloc = f" · allocation {_pct(entry['allocation'], 1)}" if entry["allocation"] is not None else ""
+    if entry["capital"] is not None:
+        alloc += f" (${entry['capital']:,.0f})"
     title = (f"#{rank} {escape(str(family))} on {escape(str(entry['coin']))} · <code>{escape(entry['strategy_id'])}"
              f"</code> · overall score {_num(entry['overall_score'])} {_badge(entry['passed'])}{alloc}")
     panels = "".join(_window_panel(c) for c in curves) or '<p class="muted">No curves could be computed.</p>'
@@ -535,8 +564,13 @@ def _strategy_card(rank: int, entry: dict, curves: list[Curve], evolved: pd.Data
             f"<h4>Lineage</h4>{_lineage_block(evolved, entry)}</div>")
 
 
-def _strategies(shown: list[dict], note: str, curves: CurveSet, evolved: pd.DataFrame) -> str:
+def _strategies(shown: list[dict], note: str, curves: CurveSet, evolved: pd.DataFrame, deployment: dict) -> str:
     lead = escape(note)
+    if deployment.get("pool"):
+        lead += (f' <br><span class="small">Deployment: {deployment.get("eligible", "—")} eligible, pool of '
+                 f'{deployment.get("pool_size", "—")} ({escape(str(deployment["pool"]))}), '
+                 f'{deployment.get("chosen", "—")} chosen, {deployment.get("newly_registered", "—")} newly '
+                 "registered with the paper trader.</span>")
     if curves.note:
         lead += f' <span class="small muted">({escape(curves.note)})</span>'
     lead += (' <br><span class="small muted">Equity from 1.0 on each out-of-sample window, traded on its own from flat '
@@ -554,8 +588,9 @@ def _timeline(windows: list[dict]) -> str:
     x, parts = 0.0, []
     for w, d in zip(windows, days):
         width = d / total * 1000
+        tip = f"{w['name']}: {w['start']} → {w['end']}"
         parts.append(f'<rect x="{x:.1f}" y="0" width="{max(width, 1.0):.1f}" height="22" fill="{colors[w["name"]]}">'
-                     f"<title>{escape(w['name'])}: {escape(str(w['start']))} → {escape(str(w['end']))}</title></rect>")
+                     f"<title>{escape(tip)}</title></rect>")
         if width > 36:
             parts.append(f'<text x="{x + width / 2:.1f}" y="15" text-anchor="middle" font-size="11" fill="#fff">'
                          f"{escape(w['name'])}</text>")

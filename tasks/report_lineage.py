@@ -1,8 +1,9 @@
 """A strategy's ancestry (tasks.lineage) drawn for the report: the nearest ancestors as tree nodes, and a
 summary of all of them.
 
-Migrants are rows of evolved.parquet too, so lineage crosses islands. The tree shows the strategy and its closest ancestors, breadth first up to ``max_nodes``, one column per
-generation; the summary covers the whole ancestry.
+Migrants are rows of evolved.parquet too, so lineage crosses islands. The tree shows the strategy and its
+closest ancestors, breadth first up to ``max_nodes``, one column per generation; the summary covers the
+whole ancestry.
 """
 from __future__ import annotations
 
@@ -76,8 +77,8 @@ def lineage(evolved: pd.DataFrame, uid: int | None, *, max_nodes: int = 21) -> L
             nodes.append(Node(
                 key=int(r["uid"]), column=col, row=row_index,
                 label=f"{_family(r)[:_FAMILY_ABBREV]} {fitness:+.2f}",
-                tip=(f"{_family(r)} · {r['operator']} · generation {int(r['generation'])} · island {int(r['island'])}"
-                     f" · fitness {fitness:.3f} · id {r['strategy_id']}"),
+                tip=(f"{_family(r)} · {r['operator']} · generation {int(r['generation'])} · island "
+                     f"{int(r['island'])} · fitness {fitness:.3f} · id {r['strategy_id']}"),
                 color=OPERATOR_COLORS.get(str(r["operator"]), "#cccccc"),
                 parents=tuple(p for p in _parents(r) if p in keys),
                 highlight=int(r["uid"]) == uid,

@@ -88,13 +88,14 @@ def _text(x: float, y: float, s: str, *, anchor: str = "middle", size: int = 11,
             f"{escape(s)}</text>")
 
 
-def nice_ticks(lo: float, hi: float, count: int = 5) -> np.ndarray:
-    """Round tick values (1, 2, 5 x 10^k steps) covering [lo, hi]."""
+def nice_ticks(lo: float, hi: float, count: int = 5, *, integer: bool = False) -> np.ndarray:
+    """Round tick values (1, 2, 2.5, 5 x 10^k steps; whole numbers only if ``integer``) covering [lo, hi]."""
     if not hi > lo:
         return np.array([lo])
     raw = (hi - lo) / max(count, 1)
     mag = 10 ** np.floor(np.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    step = max(1.0, float(np.ceil(step))) if integer else step
     ticks = np.arange(np.ceil(lo / step) * step, hi + step * 1e-9, step)
     return np.round(ticks, 12) + 0.0  # + 0.0 turns -0.0 into 0.0 (no "-0 %" label)
 
@@ -145,7 +146,7 @@ class _Frame(NamedTuple):
 
 
 def _axes(fr: _Frame, *, x_time: bool, x_format: Format, y_format: Format, x_label: str, y_label: str,
-          zero_line: bool) -> list[str]:
+          zero_line: bool, x_integer: bool = False) -> list[str]:
     out = []
     for t in nice_ticks(fr.y0, fr.y1):
         y = float(fr.py(t))
@@ -155,7 +156,7 @@ def _axes(fr: _Frame, *, x_time: bool, x_format: Format, y_format: Format, x_lab
         ticks, fmt = _time_ticks(fr.x0, fr.x1)
         labels = [datetime.fromtimestamp(float(t), timezone.utc).strftime(fmt) for t in ticks]
     else:
-        ticks = nice_ticks(fr.x0, fr.x1)
+        ticks = nice_ticks(fr.x0, fr.x1, integer=x_integer)
         labels = [_fmt(x_format, t) for t in ticks]
     for t, s in zip(ticks, labels):
         x = float(fr.px(t))
@@ -188,12 +189,13 @@ def _range(values: list[np.ndarray], pad: float, *, include_zero: bool = False) 
 
 
 def _legend(items: list[tuple[str, str, bool]], x: float, y: float, *, marker: str = "line") -> list[str]:
-    """Legend entries (label, colour, dashed) in one row from (x, y); ``marker`` "line" or "dot"."""
+    """Legend entries (label, colour, dashed / outlined) in one row from (x, y); ``marker`` "line" or "dot"."""
     out = []
     for label, color, dashed in items:
         dash = ' stroke-dasharray="4 3"' if dashed else ""
         if marker == "dot":
-            out.append(f'<circle cx="{_f(x + 8)}" cy="{_f(y)}" r="4" fill="{color}"/>')
+            paint = f'fill="none" stroke="{color}" stroke-width="1.6"' if dashed else f'fill="{color}"'
+            out.append(f'<circle cx="{_f(x + 8)}" cy="{_f(y)}" r="4" {paint}/>')
         else:
             out.append(f'<line x1="{_f(x)}" x2="{_f(x + 16)}" y1="{_f(y)}" y2="{_f(y)}" stroke="{color}" '
                        f'stroke-width="2"{dash}/>')
@@ -234,8 +236,9 @@ def _path(xs: np.ndarray, ys: np.ndarray) -> str:
 def line_chart(series: list[Series], *, width: int = 560, height: int = 220, x_time: bool = False,
                x_format: Format = "{:g}", y_format: Format = "{:g}", x_label: str = "", y_label: str = "",
                zero_line: bool = False, fill: bool = False, legend: bool = True, label: str = "line chart",
-               max_points: int = 900) -> str:
-    """Lines over a shared x axis (``x_time``: epoch seconds with date ticks); ``fill`` shades to zero."""
+               max_points: int = 900, x_integer: bool = False) -> str:
+    """Lines over a shared x axis (``x_time``: epoch seconds with date ticks; ``x_integer``: whole-number
+    ticks); ``fill`` shades each line's area to zero."""
     ys = [s.y for s in series]
     x0, x1 = _range([s.x for s in series], 0.0)
     y0, y1 = _range(ys, 0.06, include_zero=fill)
@@ -243,7 +246,7 @@ def line_chart(series: list[Series], *, width: int = 560, height: int = 220, x_t
     body = [f'<g transform="translate(0 {top_pad})">'] if top_pad else []
     fr = _Frame(width, height - top_pad, x0, x1, y0, y1)
     body += _axes(fr, x_time=x_time, x_format=x_format, y_format=y_format, x_label=x_label, y_label=y_label,
-                  zero_line=zero_line)
+                  zero_line=zero_line, x_integer=x_integer)
     for s in series:
         x, y = _decimate(np.asarray(s.x, float), np.asarray(s.y, float), max_points)
         px, py = fr.px(x), fr.py(y)
@@ -288,7 +291,7 @@ def scatter_chart(groups: list[Points], *, width: int = 560, height: int = 300, 
             body.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{g.radius}">{tip}</circle>')
         body.append("</g>")
     body.append("</g>")
-    body += _legend([(g.label, g.color, False) for g in groups if g.label], _MARGIN[3], 8, marker="dot")
+    body += _legend([(g.label, g.color, g.outline) for g in groups if g.label], _MARGIN[3], 8, marker="dot")
     return _svg(width, height, body, label)
 
 
@@ -349,30 +352,41 @@ def bar_rows(rows: list[tuple[str, float, str, str]], *, width: int = 560, max_v
 
 def tree_chart(nodes: list[Node], *, column_labels: dict[int, str], col_width: int = 150, row_height: int = 34,
                label: str = "lineage tree") -> str:
-    """Nodes placed on a (column, row) grid with edges from each parent to its child."""
+    """Nodes placed on a (column, row) grid with an edge from each parent to its child: a curve into the
+    child's side from the next column, an arc over the boxes from further back."""
     if not nodes:
         return _svg(200, 30, [_text(100, 18, "no lineage recorded")], label)
     n_cols = max(n.column for n in nodes) + 1
     n_rows = max(n.row for n in nodes) + 1
-    left, top = 8, 22
+    left, top = 8, 44  # room for the column labels and the arcs above the first row
     width, height = left + n_cols * col_width, top + n_rows * row_height + 4
     pos = {n.key: (left + n.column * col_width + 4, top + n.row * row_height) for n in nodes}
+    column = {n.key: n.column for n in nodes}
     box_w, box_h = col_width - 22, row_height - 8
-    body = [_text(pos_x + box_w / 2, 12, text, size=10, color="#666")
-            for col, text in sorted(column_labels.items()) for pos_x in [left + col * col_width + 4]]
+    body = [_text(left + col * col_width + 4 + box_w / 2, 12, text, size=10, color="#666")
+            for col, text in sorted(column_labels.items())]
     for n in nodes:
         cx, cy = pos[n.key]
         for p in n.parents:
-            if p in pos:
-                px, py = pos[p]
+            if p not in pos:
+                continue
+            px, py = pos[p]
+            span = n.column - column[p]
+            if span == 1:
                 x_a, y_a, x_b, y_b = px + box_w, py + box_h / 2, cx, cy + box_h / 2
                 mid = (x_a + x_b) / 2
-                body.append(f'<path d="M{_f(x_a)} {_f(y_a)}C{_f(mid)} {_f(y_a)} {_f(mid)} {_f(y_b)} {_f(x_b)} '
-                            f'{_f(y_b)}" fill="none" stroke="#aaa"/>')
+                d = f"M{_f(x_a)} {_f(y_a)}C{_f(mid)} {_f(y_a)} {_f(mid)} {_f(y_b)} {_f(x_b)} {_f(y_b)}"
+            else:
+                x_a, x_b = px + box_w * 0.65, cx + box_w * 0.35
+                lift = min(py, cy) - min(22 + 4 * abs(span), top - 6)
+                d = f"M{_f(x_a)} {_f(py)}C{_f(x_a)} {_f(lift)} {_f(x_b)} {_f(lift)} {_f(x_b)} {_f(cy)}"
+            body.append(f'<path d="{d}" fill="none" stroke="#999"/>')
     for n in nodes:
         x, y = pos[n.key]
         stroke = ' stroke="#d62728" stroke-width="2"' if n.highlight else ' stroke="#777"'
-        body.append(f'<g><title>{escape(n.tip)}</title><rect x="{_f(x)}" y="{_f(y)}" width="{box_w}" '
-                    f'height="{box_h}" rx="4" fill="{n.color}" fill-opacity="0.22"{stroke}/>')
+        body.append(f'<g><title>{escape(n.tip)}</title>'
+                    f'<rect x="{_f(x)}" y="{_f(y)}" width="{box_w}" height="{box_h}" rx="4" fill="#fff"/>'
+                    f'<rect x="{_f(x)}" y="{_f(y)}" width="{box_w}" height="{box_h}" rx="4" fill="{n.color}" '
+                    f'fill-opacity="0.22"{stroke}/>')
         body.append(_text(x + box_w / 2, y + box_h / 2 + 4, n.label, size=10) + "</g>")
     return _svg(width, height, body, label)

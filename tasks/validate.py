@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 GATE_WEIGHTS = {"gate1": 0.5, "gate2": 0.3, "gate3": 0.2}
 MODE_GATES = {"minimal": ("gate1",), "fast": ("gate1", "gate2"), "full": ("gate1", "gate2", "gate3")}
 GATE3_HOURLY_ONLY = "gate 3 (venue) not performed: the loopback venue replays hourly bars only"
+GATE3_VENUE = "loopback venue replaying the live window; targets only (stop orders are not placed)"
 FAILED_SCORE_CAP = 0.69
 
 
@@ -139,6 +140,8 @@ def validate_run(run: RunDir, market: MarketData, windows: RunWindows, config: R
     n_trials = _trials_made(run)
     summary: dict = {"mode": settings.mode, "gates": list(MODE_GATES[settings.mode]), "candidates": len(candidates),
                      "n_trials": n_trials}
+    if "gate3" in MODE_GATES[settings.mode]:
+        summary["gate3_venue"] = GATE3_VENUE
     if candidates.empty:
         table = candidates.assign(overall_score=[], passed=[], reasons=[], gates_performed=[])
     else:

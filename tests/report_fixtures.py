@@ -7,14 +7,15 @@ windows, stage status and seconds, evolve summary), with fixed stage times.
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tasks.config import EvolveConfig, RunConfig, ValidationConfig, WindowConfig
-from tasks.deploy import deploy_run, select_for_deployment
+from tasks.config import DeployConfig, EvolveConfig, RunConfig, ValidationConfig, WindowConfig
+from tasks.deploy import deploy_run
 from tasks.evolve import run_evolution
 from tasks.market_source import load_market_data
 from tasks.market_store import MarketStore
@@ -29,6 +30,10 @@ STARTED = 1_700_000_000.0  # fixed run start (epoch s): reports must not depend 
 LENIENT = dict(mode="fast", min_sharpe=-50.0, max_drawdown=1.0, min_win_rate=0.0, min_trades=0, min_dsr=0.0,
                min_replay_sharpe=-50.0, min_consistency=0.0, min_score=0.0, max_candidates=8, concurrency=2,
                lookahead_cuts=2, pbo_splits=4, max_deployed=3)
+# Deploy rules that let the lenient survivors through (tasks.decision; JSON is valid YAML).
+LENIENT_RULES = {"approval": {"min_validation_sharpe": -50, "min_replay_sharpe": -50, "max_drawdown": 1.0,
+                              "min_overall_score": 0.0, "min_criteria": 1},
+                 "selection": {"max_correlation": 1.0}}
 RESILIENCE = {"events": [{"event": "retry", "task": "validate-gates12-batch", "attempt": 2,
                           "error": "WorkerCrashedError: worker lost"}], "retries": 1}
 
@@ -53,10 +58,13 @@ def build_run(data_dir: Path, run_id: str = "fixture") -> RunDir:
     """Write <data_dir>/market and <data_dir>/runs/<run_id> as a completed run would leave them."""
     store = MarketStore(data_dir / "market")
     store.merge_candles("BTC", "1h", synthetic_candles(), source="synthetic")
+    rules = data_dir / "rules.json"
+    rules.write_text(json.dumps(LENIENT_RULES))
     config = RunConfig(run_id=run_id, seed=5, hours=1.0,
                        evolve=EvolveConfig(strategies=16, batch_size=8, generations=2, epoch_generations=1,
                                            min_trades=1),
-                       validation=ValidationConfig(**LENIENT), windows=WindowConfig(folds=2))
+                       validation=ValidationConfig(**LENIENT), windows=WindowConfig(folds=2),
+                       deploy=DeployConfig(rules_path=str(rules)))
     market = load_market_data(store, config.coins, config.interval, config.costs)
     windows = split_windows(market, config.windows)
     run = RunDir.for_run(data_dir, run_id)
@@ -69,7 +77,7 @@ def build_run(data_dir: Path, run_id: str = "fixture") -> RunDir:
     run.record_stage("serialize", "completed", seconds=0.5)
     validate_run(run, market, windows, config, run_batches=inline_batches)
     run.record_stage("validate", "completed", seconds=3.25)
-    deploy_run(run, config)
+    deploy_run(run, config, market=market, windows=windows)
     run.record_stage("deploy", "completed", seconds=0.01)
     run.update_manifest(status="completed", finished=STARTED + 20.0, resilience=RESILIENCE)
     return run
@@ -79,7 +87,7 @@ def without_deployments(run: RunDir, data_dir: Path, run_id: str = "undeployed")
     """A copy of ``run`` in which nothing was deployed (deployed.parquet with no rows)."""
     copy = RunDir.for_run(data_dir, run_id)
     shutil.copytree(run.root, copy.root)
-    validated = pd.read_parquet(copy.validated)
-    select_for_deployment(validated.assign(passed=False), 3).to_parquet(copy.deployed, index=False)
+    deployed = pd.read_parquet(copy.deployed)
+    deployed.iloc[:0].to_parquet(copy.deployed, index=False)
     return copy
 

@@ -4,6 +4,8 @@ The first request for a coin reads every candle the venue serves (at most its la
 funding rows since the first of them; later requests read only what is new. A candle whose close
 lies in the future (Hyperliquid serves the bar in progress) is dropped: only completed bars exist here.
 
+Funding is only fetched for the coins that need it at a bar (a position to charge, or a family that
+reads it); the rows of the past never change, so fetching them later gives the same numbers.
 Funding enters in two places, each with its own alignment:
 - the kernels' input (`Market.funding`): the rate of the bar opening at hour h is the sum of the
   rows stamped in [h, h + 1 h), as the market store aligns it (tasks/market_source.py), the assumed
@@ -81,12 +83,13 @@ class MarketFeed:
     def _call(self, fn: Callable[[], Any]) -> Any:
         return call_with_retries(fn, self._retry, sleep=self._sleep)
 
-    def refresh(self, coins: list[str]) -> None:
-        """Fetch the bars and funding rows each coin gained since the last call."""
+    def refresh(self, coins: list[str], funding: list[str]) -> None:
+        """Fetch the bars each of `coins` gained since the last call, and the funding rows of `funding`
+        (the coins whose funding is needed now: fetched later, history reads the same)."""
         for coin in coins:
-            cache = self._coins.setdefault(coin, _Coin())
-            self._fetch_candles(coin, cache)
-            self._fetch_funding(coin, cache)
+            self._fetch_candles(coin, self._coins.setdefault(coin, _Coin()))
+        for coin in funding:
+            self._fetch_funding(coin, self._coins.setdefault(coin, _Coin()))
 
     def _fetch_candles(self, coin: str, cache: _Coin) -> None:
         start = int(cache.t[-1]) + BAR_MS if len(cache.t) else 0

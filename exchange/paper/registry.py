@@ -131,6 +131,7 @@ class Registry:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._cache: tuple[tuple[int, int, int], list[StrategySpec]] | None = None
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -160,11 +161,24 @@ class Registry:
                 added.append(cur.rowcount == 1)
         return added
 
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
     def all(self) -> list[StrategySpec]:
-        """Every registered strategy, oldest deployment first."""
+        """Every registered strategy, oldest deployment first (re-read only when the file changed)."""
+        stamp = self._stamp()
+        if stamp is not None and self._cache is not None and self._cache[0] == stamp:
+            return list(self._cache[1])
         with self._connect() as con:
             rows = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM strategies ORDER BY deployed_at, strategy_id")
-            return [_spec(r) for r in rows.fetchall()]
+            specs = [_spec(r) for r in rows.fetchall()]
+        stamp = self._stamp()
+        self._cache = None if stamp is None else (stamp, specs)
+        return list(specs)
 
     def active(self) -> list[StrategySpec]:
         """Strategies still trading, oldest deployment first."""

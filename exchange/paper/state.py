@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -163,8 +163,9 @@ class BookState:
         return float(sum(s.equity for s in self.strategies.values()))
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["strategies"] = {k: asdict(v) for k, v in self.strategies.items()}
+        """Plain JSON data (shallow: lists and dicts are shared with the state, not copied)."""
+        out = _shallow(self)
+        out["strategies"] = {k: _shallow(v) for k, v in self.strategies.items()}
         return out
 
     @classmethod
@@ -176,6 +177,10 @@ class BookState:
         data = dict(data)
         data["strategies"] = {k: StrategyBook(**v) for k, v in data.get("strategies", {}).items()}
         return cls(**data)
+
+
+def _shallow(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 def _canonical(payload: dict[str, Any]) -> bytes:
@@ -211,6 +216,28 @@ class StateStore:
 
     def __init__(self, paths: PaperPaths) -> None:
         self.paths = paths
+        self._last: tuple[tuple[int, int, int], BookState] | None = None
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.paths.state.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def load_cached(self) -> BookState | None:
+        """Like `load`, but returns the very object last saved by this store while the file is still the
+        one it wrote (no re-read). The caller owns it: if it changes it without saving, `forget` it."""
+        if self._last is not None and self._last[0] == self._stamp():
+            return self._last[1]
+        state = self.load()
+        stamp = self._stamp()
+        self._last = None if state is None or stamp is None else (stamp, state)
+        return state
+
+    def forget(self) -> None:
+        """Drop the cached state (after a change that was not saved)."""
+        self._last = None
 
     def _decode(self, path: Path) -> BookState:
         """The state in `path`; ValueError saying what is wrong with it."""
@@ -270,6 +297,8 @@ class StateStore:
             os.link(current, link)
             os.replace(link, prev)
         write_atomic(doc, current)
+        stamp = self._stamp()
+        self._last = None if stamp is None else (stamp, state)
 
     def remove_stale_temporaries(self) -> None:
         """Delete temporary files a killed writer left behind (they are never read)."""

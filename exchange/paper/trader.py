@@ -63,6 +63,8 @@ __all__ = ["PaperSettings", "PaperTrader", "BarReport", "StopReport"]
 log = logging.getLogger(__name__)
 
 _BARS_PER_YEAR = 8760.0
+FUNDING_FAMILIES = frozenset({"funding_carry"})
+"""Families whose kernels read the funding series (the others' targets do not depend on it)."""
 _EPS = 1e-12
 _UNSET = object()
 
@@ -78,6 +80,7 @@ class PaperSettings(BaseModel):
     assumed_funding_rate: float = Field(0.0000125, ge=-0.01, le=0.01,
                                         description="kernel funding per hour where the venue has none")
     lock_wait_s: float = Field(60.0, gt=0, description="how long to wait for another process's bar or stop")
+    flush_bars: int = Field(24, ge=1, description="bars of ledger rows kept in the state before a Parquet append")
 
 
 class BarReport(NamedTuple):
@@ -145,14 +148,17 @@ class PaperTrader:
         self._wall_ms = wall_ms
         self._committed: object = _UNSET
         self._attempted: set[int] = set()
+        self.halted: dict[str, Any] | None = None
+        """The book's halt as of the last `step` (None while it trades)."""
 
     # ---- state ---------------------------------------------------------------------------------------
 
     def _load(self, *, create: bool = True) -> BookState:
         """The saved state (checked against this venue and wallet), or a new one saved at once so its
         book id (part of every cloid) outlives a crash before the first bar."""
-        self.store.remove_stale_temporaries()
-        state = self.store.load()
+        if self._committed is _UNSET:
+            self.store.remove_stale_temporaries()
+        state = self.store.load_cached()
         url, address = self.client._settings.url, self.client.address.lower()  # noqa: SLF001
         if state is None and not create:
             raise PaperStateError(f"there is no paper book in {self.paths.root} yet")
@@ -175,6 +181,29 @@ class PaperTrader:
         for s in changed:
             self.registry.set_status(s.strategy_id, s.status, s.reason, s.status_ms or 0)
 
+    def _flush(self, state: BookState, *, force: bool) -> None:
+        """Append the state's pending ledger rows to their Parquet tables when `flush_bars` bars have
+        gathered (or `force`); the caller then saves the state, which forgets them."""
+        if not (force and state.pending) and not self._flush_due(state):
+            return
+        perf, fills = state.pending.get("performance", []), state.pending.get("fills", [])
+        self.fills.append(fills)
+        self.performance.append(perf)
+        state.pending = {}
+
+    def _flush_due(self, state: BookState) -> bool:
+        """Whether `flush_bars` bars of ledger rows are pending."""
+        perf = state.pending.get("performance", [])
+        return len({r["time"] for r in perf}) >= self.settings.flush_bars
+
+    def flush(self) -> None:
+        """Append every pending ledger row to performance.parquet and fills.parquet now."""
+        with file_lock(self.paths.book_lock, wait_s=self.settings.lock_wait_s, what="the paper book"):
+            state = self.store.load()
+            if state is not None and state.pending:
+                self._flush(state, force=True)
+                self.store.save(state)
+
     def _join(self, state: BookState, specs: dict[str, StrategySpec], t: int) -> None:
         """Add active registry strategies the book does not hold yet; they trade from bar t."""
         for spec in specs.values():
@@ -183,6 +212,14 @@ class PaperTrader:
                     spec.strategy_id, spec.coin, spec.capital, joined_ms=t, cash=spec.capital, equity=spec.capital,
                     peak_equity=spec.capital)
                 log.info("strategy %s joins the book on %s with %.2f USD", spec.strategy_id, spec.coin, spec.capital)
+
+    @staticmethod
+    def _funding_coins(state: BookState, specs: dict[str, StrategySpec]) -> list[str]:
+        """Coins whose funding is needed at this bar: a position pays it, or a family reads it."""
+        coins = {s.coin for s in state.strategies.values() if s.position != 0.0}
+        coins |= {spec.coin for spec in specs.values() if spec.status == "active"
+                  and FUNDING_FAMILIES.intersection({spec.family, spec.family_b})}
+        return sorted(coins)
 
     @staticmethod
     def _coins(state: BookState, specs: dict[str, StrategySpec]) -> list[str]:
@@ -196,26 +233,32 @@ class PaperTrader:
         """Process every bar completed since the last processed one (the newest trades; see the module
         docstring); returns one report per bar, none when nothing new has completed."""
         reports: list[BarReport] = []
-        refreshed = False
+        refreshed, funded = False, set()
         while True:
             with file_lock(self.paths.book_lock, wait_s=self.settings.lock_wait_s, what="the paper book"):
                 state = self._load()
+                self.halted = state.halted
                 specs = {s.strategy_id: s for s in self.registry.all()}
                 coins = self._coins(state, specs)
                 if not coins:
                     return reports
-                if not refreshed:
-                    self.feed.refresh(coins)
-                    refreshed = True
-                else:
-                    self.feed.refresh([c for c in coins if self.feed.first(c) is None])
+                new = coins if not refreshed else [c for c in coins if self.feed.first(c) is None]
+                funding = [c for c in self._funding_coins(state, specs) if c not in funded]
+                self.feed.refresh(new, funding)
+                refreshed = True
+                funded.update(funding)
                 latest = self.feed.latest(coins)
                 if latest is None:
                     return reports
                 t = latest if state.last_bar_ms is None else state.last_bar_ms + BAR_MS
                 if t > latest:
                     return reports
-                reports.append(self._process_bar(state, specs, coins, t, live=t == latest))
+                try:
+                    reports.append(self._process_bar(state, specs, coins, t, live=t == latest))
+                except BaseException:
+                    self.store.forget()  # the bar changed the state in memory and was not saved
+                    raise
+                self.halted = state.halted
 
     def _process_bar(self, state: BookState, specs: dict[str, StrategySpec], coins: list[str], t: int, *,
                      live: bool) -> BarReport:
@@ -239,8 +282,11 @@ class PaperTrader:
             orders, rejected = self._trade(state, {c: b.close for c, b in bars.items() if b is not None}, t,
                                            tag="", reasons=reasons, fresh=fresh, fills=fills)
         state.last_bar_ms = t
-        self.fills.append(fills)
-        self.performance.append(self._performance_rows(state, was_active, bars, close_ms))
+        state.pending.setdefault("fills", []).extend(fills)
+        state.pending.setdefault("performance", []).extend(self._performance_rows(state, was_active, bars, close_ms))
+        if live and (not fresh or self._flush_due(state)):
+            self._reconcile(state)  # after a restart, and whenever the ledgers are appended
+        self._flush(state, force=False)
         self._commit(state, changed)
         retired = [(s.strategy_id, s.reason) for s in changed]
         for sid, why in retired:
@@ -397,12 +443,10 @@ class PaperTrader:
                     if qty == 0.0:
                         continue
                     self._apply(s, qty, price, share_fee)
-                    fills.append({"time": pd.Timestamp(bar_ms + BAR_MS, unit="ms", tz="UTC"),
+                    fills.append({"time": bar_ms + BAR_MS,
                                   "strategy_id": s.strategy_id, "coin": coin, "kind": kind, "tag": coin + tag,
                                   "size": qty, "price": price, "fee": share_fee,
                                   "cloid": cloid if kind == "venue" else "", "reason": reason})
-        if sent:
-            self._reconcile(state)
         return orders, rejected
 
     def _order_spec(self, coin: str, net: float, size: float, price: float) -> tuple[float, bool] | None:
@@ -489,12 +533,11 @@ class PaperTrader:
 
     def _performance_rows(self, state: BookState, strategies: list[StrategyBook],
                           bars: dict[str, BarData | None], close_ms: int) -> list[dict]:
-        time_ = pd.Timestamp(close_ms, unit="ms", tz="UTC")
         rows = []
         for s in strategies:
             bar = bars.get(s.coin)
             rows.append({
-                "time": time_, "strategy_id": s.strategy_id, "coin": s.coin, "status": s.status,
+                "time": close_ms, "strategy_id": s.strategy_id, "coin": s.coin, "status": s.status,
                 "target": float("nan") if s.target is None else s.target, "risk_multiplier": s.risk_multiplier,
                 "position": s.position, "price": float("nan") if bar is None else bar.close, "equity": s.equity,
                 "pnl": s.pnl, "return": s.last_return, "drawdown": s.drawdown, "sharpe": s.sharpe(_BARS_PER_YEAR),
@@ -532,7 +575,8 @@ class PaperTrader:
                                            reasons={s.strategy_id: "stopped" for s in chosen}, fresh=False,
                                            fills=fills, only={s.strategy_id for s in chosen})
             state.stop_seq += 1
-            self.fills.append(fills)
+            state.pending.setdefault("fills", []).extend(fills)
+            self._flush(state, force=True)
             self.store.save(state)
             for s in changed:
                 self.registry.set_status(s.strategy_id, s.status, s.reason, now)
@@ -557,7 +601,8 @@ class PaperTrader:
         once: process what has completed and return (the hourly Prefect deployment).
         advance: after each pass, ask the venue for the next bar (the loopback venue's replay clock); the
             loop ends when it returns False (the replay reached its end). Without it, poll every `poll_s`.
-        The loop also ends when the book is halted.
+        The loop also ends when the book is halted. Ledger rows reach their Parquet files after every
+        bar when polling, every `flush_bars` bars when advancing, and whenever the loop ends.
         """
         while True:
             try:
@@ -568,13 +613,17 @@ class PaperTrader:
                 log.warning("the venue is not answering (%s); trying again in %g s", exc, poll_s)
                 sleep(poll_s)
                 continue
-            state = self.store.load()
-            if state is not None and state.halted is not None:
-                return f"the book is halted: {state.halted['reason']}"
+            if self.halted is not None:
+                why = f"the book is halted: {self.halted['reason']}"
+                break
             if once:
-                return "processed every completed bar"
-            if advance is not None:
-                if not advance():
-                    return "the venue's replay reached its end"
-            else:
+                why = "processed every completed bar"
+                break
+            if advance is None:
+                self.flush()
                 sleep(poll_s)
+            elif not advance():
+                why = "the venue's replay reached its end"
+                break
+        self.flush()
+        return why

@@ -49,13 +49,16 @@ class EvolutionProgress:
             self._evaluations[event["island"]] = event["evaluations"]
             self._coverage[event["island"]] = event["archive_coverage"]
             self._progress.update(self._task, advance=1, status=self._status())
-        elif kind == "champion":
+        elif kind == "champion" and self._task is not None:
             self._champions += 1
+            self._progress.update(self._task, status=self._status())
         elif kind == "stopped":
             self._progress.console.print(f"[yellow]evolution stopped after generation {event['generation']} of "
                                          f"{event['generations']}: {event['reason']}[/]")
 
     def _status(self) -> str:
+        if not self._coverage:
+            return f"{self._champions} champions"
         evaluations = sum(self._evaluations.values())
         rate = evaluations / max(time.time() - self._started, 1e-9)
         coverage = sum(self._coverage.values()) / len(self._coverage)

@@ -57,7 +57,8 @@ def run_runs(args: argparse.Namespace) -> int:
         console.print(f"no runs under {root}")
         return 0
     rows = sorted((run_overview(r) for r in runs), key=lambda o: (o["started"] or "", o["run_id"]))
-    table = Table(title=f"runs in {root}", caption="counts: evaluated → candidates → passed validation → deployed")
+    table = Table(title=f"runs in {root}",
+                  caption="counts: evaluated → candidates → passed validation → deployed")
     for name in ("run", "started (UTC)", "status", "data", "counts", "report"):
         # Everything but the data column keeps to one line; the data column gives way on narrow terminals.
         table.add_column(name, no_wrap=name != "data", overflow="fold")

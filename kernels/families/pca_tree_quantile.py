@@ -8,7 +8,10 @@ Every `refit` bars (t % refit == 0), on the last `lookback` bars' samples (label
      leaves predict their mean label (the next bar's vol-normalised return).
 Between refits the last model predicts; the position is the sign of the leaf value when it clears
 +-threshold. The window's mean and covariance come from the moment bank (kernels.families.learning);
-a refit then costs an F x F eigendecomposition plus O(lookback c (F + depth)) for scores and tree.
+a refit then costs an F x F eigendecomposition plus O(lookback c (F + depth)) for scores and tree,
+about 20 us at mid-range genes against 1 us for a ridge refit. Refits are therefore every 48-336 bars
+(the linear classifier's 24-168, doubled), which keeps the family's cost per bar within ~10x an
+indicator family's.
 """
 from __future__ import annotations
 
@@ -24,12 +27,14 @@ BOUNDS = (
     GeneSpec("depth", 2, 6, KIND_INT),
     GeneSpec("quantile", 0.1, 0.9, KIND_FLOAT),  # split point within a node
     GeneSpec("lookback", 100, 500, KIND_INT),  # bars of training samples
-    GeneSpec("refit", 24, 168, KIND_INT),  # bars between refits
+    GeneSpec("refit", 48, 336, KIND_INT),  # bars between refits (2-14 days hourly; see the module docstring)
     GeneSpec("threshold", 0.0, 0.2, KIND_FLOAT),  # leaf value, in units of the 24-bar vol
 )
 _BOUNDS = bounds_array(BOUNDS)
 MIN_LEAF = 10  # samples; a node splits only if both children get at least this many
 MIN_SAMPLES = 4 * MIN_LEAF
+SELECT_BUCKETS = 64
+SELECT_SMALL = 24  # select_nb sorts at most this many values
 
 
 @njit(cache=True)
@@ -102,32 +107,51 @@ def _training_set_nb(x: np.ndarray, y: np.ndarray, usable: np.ndarray, start: in
 
 
 @njit(cache=True)
-def select_nb(a: np.ndarray, k: int) -> float:
-    """The k-th smallest value of `a` (0-based), by quickselect in place: O(len(a)) on average.
-
-    Lomuto partitions with an unconditional swap and a conditional increment, so the inner loop has no
-    data-dependent branch (random data would mispredict half of them). The middle element is the
-    pivot: deterministic, and fine on sorted input.
-    """
-    lo, hi = 0, len(a) - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        pivot = a[mid]
-        a[mid], a[hi] = a[hi], pivot
-        store = lo
-        for i in range(lo, hi):  # invariant: a[lo:store] < pivot <= a[store:i]
-            value = a[i]
-            a[i] = a[store]
-            a[store] = value
-            store += value < pivot
-        a[store], a[hi] = a[hi], a[store]
-        if k == store:
-            break
-        if k < store:
-            hi = store - 1
-        else:
-            lo = store + 1
+def _select_small_nb(a: np.ndarray, n: int, k: int) -> float:
+    """k-th smallest of a[:n] by insertion sort (n small)."""
+    for i in range(1, n):
+        value = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > value:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = value
     return a[k]
+
+
+@njit(cache=True)
+def select_nb(a: np.ndarray, k: int) -> float:
+    """The k-th smallest value of `a` (0-based; `a` is used as scratch), O(len(a)) in practice.
+
+    Bucket selection: spread the values over SELECT_BUCKETS equal-width buckets between their min and
+    max, keep only the bucket holding rank k, repeat until few values remain, then sort those. Each
+    round is three branch-free passes; on continuous data one or two rounds suffice. (A bucket can keep
+    almost everything when one outlier stretches the range; the next round's range is then tight.)
+    """
+    n = len(a)
+    counts = np.empty(SELECT_BUCKETS + 1, dtype=np.int64)  # + 1: the max lands exactly on the last edge
+    while n > SELECT_SMALL:
+        lo, hi = a[0], a[0]
+        for i in range(n):
+            lo = min(lo, a[i])
+            hi = max(hi, a[i])
+        if lo == hi:
+            return lo
+        scale = SELECT_BUCKETS / (hi - lo)
+        counts[:] = 0
+        for i in range(n):
+            counts[int((a[i] - lo) * scale)] += 1
+        bucket, below = 0, 0
+        while below + counts[bucket] <= k:
+            below += counts[bucket]
+            bucket += 1
+        kept = 0
+        for i in range(n):  # compact the bucket's values to the front (kept <= i: a[i] is already read)
+            value = a[i]
+            a[kept] = value
+            kept += int((value - lo) * scale) == bucket
+        n, k = kept, k - below
+    return _select_small_nb(a, n, k)
 
 
 @njit(cache=True)

@@ -12,7 +12,7 @@ from kernels.families.learning import LABEL, N_FEATURES, N_MOMENTS, learning_ban
 from kernels.families.linear_classifier import fit_ridge_nb
 from kernels.families.pca_tree_quantile import _grow_tree_nb, _predict_tree_nb, select_nb
 from kernels.genome import (GENE_DIRECTION, GENE_LEVERAGE, KIND_INT, N_FAMILY_GENES, N_GENES, decode_risk_nb)
-from market_fixtures import real_market, synthetic_market
+from market_fixtures import real_market, synthetic_market, truncated
 
 FAMILIES = list(range(N_FAMILIES))
 RNG_GENES = np.random.default_rng(7).uniform(size=(20, N_GENES))
@@ -86,6 +86,17 @@ def test_positions_are_finite_within_leverage_and_long_only_is_never_short(famil
             assert np.all(np.abs(pos) <= leverage * (1 + 1e-12))
             if not long_short:
                 assert pos.min() >= 0.0
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 30])
+def test_markets_shorter_than_any_window_give_finite_flat_positions(n):
+    market = truncated(synthetic_market(40, seed=2), n)
+    for family in FAMILIES:
+        for genes in (np.zeros(N_GENES), np.ones(N_GENES)):
+            pos = positions(market, family, genes)
+            assert len(pos) == n and np.isfinite(pos).all()
+            if n == 1:  # every family needs at least 2 bars (funding carry's shortest persistence)
+                assert pos[0] == 0.0
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -176,11 +187,15 @@ def test_symmetric_eigen_matches_numpy(d, kind):
         np.testing.assert_allclose(vectors.T @ vectors, np.eye(d), atol=1e-12)
 
 
-def test_select_matches_sorting_with_ties():
+@pytest.mark.parametrize("kind", ["ties", "normal", "outlier", "geometric", "sorted"])
+def test_select_matches_sorting(kind):
     rng = np.random.default_rng(0)
-    for _ in range(500):
-        a = rng.integers(0, 4, rng.integers(1, 40)).astype(float)
-        k = int(rng.integers(0, len(a)))
+    for _ in range(200):
+        n = int(rng.integers(1, 500))
+        a = {"ties": rng.integers(0, 4, n).astype(float), "normal": rng.normal(size=n),
+             "outlier": np.r_[rng.normal(size=n - 1), 1e12], "geometric": 0.5 ** np.arange(n),
+             "sorted": np.sort(rng.normal(size=n))}[kind]
+        k = int(rng.integers(0, n))
         assert select_nb(a.copy(), k) == np.sort(a)[k]
 
 

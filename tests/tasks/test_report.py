@@ -44,6 +44,7 @@ def test_report_json_validates_against_the_schema(run, undeployed, tmp_path) -> 
     jsonschema.validate(report, schema)
     assert report["stage_errors"] == {"evolve": "MarketDataError: no bars"}
     assert report["deployed"] == [] and report["execution_summary"]["strategies_evaluated"] == 0
+    assert _section_ids(build_report_html(early)) == list(SECTION_IDS)
 
 
 def test_report_counts_match_the_artifacts(run) -> None:
@@ -69,7 +70,8 @@ def test_report_counts_match_the_artifacts(run) -> None:
     assert first["strategy_id"] == deployed["strategy_id"].iat[0]
     assert first["members"] and "leverage" in first["members"][0]["params"]
     assert set(first["gates"]) == {"gate1", "gate2"} and "sharpe" in first["gates"]["gate1"]["metrics"]
-    assert first["allocation"] == pytest.approx(1 / len(deployed))
+    assert first["allocation"] == pytest.approx(deployed["allocation"].iat[0]) and 0 < first["allocation"] <= 1
+    assert report["deployment"]["chosen"] == len(deployed)
 
 
 def test_reports_rebuild_identically(run) -> None:

@@ -1,0 +1,37 @@
+"""Opening the paper trader for the command line and the Prefect flow: rules, key, client, folder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from exchange.client import HyperliquidClient
+from exchange.paper import PaperSettings, PaperTrader
+from exchange.paper.state import StateStore
+from exchange.secrets import load_wallet
+from exchange.settings import ExchangeSettings
+from tasks.decision import load_rules
+from tasks.deploy import paper_paths
+
+__all__ = ["book_endpoint", "open_trader"]
+
+
+def book_endpoint(data_dir: Path, url: str | None) -> str:
+    """`url` when given, else the endpoint the existing book trades on, else "testnet"."""
+    if url:
+        return url
+    state = StateStore(paper_paths(data_dir)).load()
+    return state.endpoint if state is not None else "testnet"
+
+
+def open_trader(data_dir: Path, *, url: str | None = None, rules_path: str | Path | None = None,
+                retries: int = 6, timeout_s: float = 10.0, settings: PaperSettings = PaperSettings()) -> PaperTrader:
+    """The paper trader of `data_dir`/paper on `url` (see `book_endpoint`), with the rules of `rules_path`
+    (embedded defaults when None) and the key of $UCE_PRIVATE_KEY or the Prefect Secret.
+
+    Raises RulesError, PaperStateError, ConfigurationError (no key) or an ExchangeError when the venue
+    cannot be reached, each with a one-line message; nothing is written before the venue answered.
+    """
+    rules = load_rules(rules_path)
+    endpoint = book_endpoint(data_dir, url)
+    exchange = ExchangeSettings(endpoint=endpoint, timeout_s=timeout_s, max_attempts=retries)
+    client = HyperliquidClient(load_wallet(), exchange)
+    return PaperTrader(paper_paths(data_dir), client, rules.paper, settings)
