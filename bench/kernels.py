@@ -4,8 +4,9 @@
     python bench/kernels.py --memory   # 10,000 genomes x 35,040 bars must add < 1 GB of RSS
 
 Same process, same data (the last 8,760 hourly BTC bars of ../shared/data), fees and slippage on, JIT
-warmed up before timing on both sides; best of --repeats runs for the kernel, of half as many for vectorbt. Funding is zero here
-because vectorbt has no funding model (the kernel's cost does not depend on the rate's value).
+warmed up before timing on both sides; best of --repeats runs for the kernel (a run lasts ~0.1 s, so
+a run that another process preempts is easy to discard), of VBT_REPEATS for vectorbt. Funding is zero
+here because vectorbt has no funding model (the kernel's cost does not depend on the rate's value).
 
 (a) The kernel's evaluate() on 1,000 EMA-crossover genomes (band 0, 1x long-only, no stops) vs vectorbt:
     MA.run for the fast and the slow windows, entries while fast > slow, exits while fast < slow (the
@@ -34,7 +35,9 @@ import pandas as pd
 
 from kernels.evaluate import Costs, Market, evaluate, positions
 from kernels.families import FAMILY_NAMES, N_FAMILIES
-from kernels.genome import GENE_DIRECTION, GENE_LEVERAGE, GENE_STOP_LOSS, GENE_TAKE_PROFIT, N_GENES, decode_risk_nb
+from kernels.families.ema_crossover import ema_crossover_windows_2d_nb
+from kernels.genome import (FIRST_FAMILY_GENE, GENE_DIRECTION, GENE_LEVERAGE, GENE_STOP_LOSS, GENE_TAKE_PROFIT,
+                            N_GENES, decode_risk_nb)
 from kernels.metrics import METRIC_NAMES
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "candles-1h"
@@ -43,6 +46,7 @@ GENOMES = 1000
 COSTS = Costs()
 LEVERAGE_ONE = np.log(4.0) / np.log(12.0)  # leverage gene decoding to 1.0x (log scale 0.25..3)
 TOTAL_RETURN = METRIC_NAMES.index("total_return")
+VBT_REPEATS = 2
 
 
 def load_market(bars: int) -> tuple[Market, pd.DatetimeIndex]:
@@ -68,7 +72,7 @@ def ema_genomes(rng: np.random.Generator, n: int) -> np.ndarray:
     genes = rng.uniform(size=(n, N_GENES))
     genes[:, GENE_LEVERAGE] = LEVERAGE_ONE
     genes[:, [GENE_STOP_LOSS, GENE_TAKE_PROFIT, GENE_DIRECTION]] = 0.0  # stops off, long-only
-    genes[:, 6] = 0.0  # confirmation band 0: the plain crossover
+    genes[:, FIRST_FAMILY_GENE + 2] = 0.0  # confirmation band 0: the plain crossover
     return genes
 
 
@@ -102,14 +106,13 @@ def bench_ema(vbt, market: Market, rng: np.random.Generator, repeats: int) -> fl
     genes = ema_genomes(rng, GENOMES)
     families = np.zeros(GENOMES, dtype=np.int64)
     bounds = np.array([0, BARS - 1])
-    windows = np.array([[int(5 + np.floor(g[4] * 46)), int(20 + np.floor(g[5] * 181))] for g in genes])
-    windows = np.minimum(windows, [50, 200])
+    windows = ema_crossover_windows_2d_nb(genes)
     close = pd.Series(market.close)
     evaluate(market, families[:4], genes[:4], bounds, COSTS)  # JIT warm-up (cache load)
     vbt_ema(vbt, close, windows[:4, 0], windows[:4, 1])
     print(f"(a) EMA crossover: {GENOMES} genomes x {BARS} bars, fee {COSTS.fee:.4%}, slippage {COSTS.slippage:.2%}")
     *ours_time, ours = best_time(lambda: evaluate(market, families, genes, bounds, COSTS), repeats)
-    *theirs_time, theirs = best_time(lambda: vbt_ema(vbt, close, windows[:, 0], windows[:, 1]), max(1, repeats // 2))
+    *theirs_time, theirs = best_time(lambda: vbt_ema(vbt, close, windows[:, 0], windows[:, 1]), VBT_REPEATS)
     speedup = compare(ours_time, theirs_time, GENOMES, BARS)
     diff = np.abs(ours[:, 0, TOTAL_RETURN] - theirs[0])
     print(f"  same strategies: |total return kernel - vectorbt| median {np.median(diff):.1e}, max {diff.max():.1e} "
@@ -129,7 +132,7 @@ def bench_mixed(vbt, market: Market, rng: np.random.Generator, repeats: int) -> 
     print(f"(b) mixed population: {GENOMES} genomes over all {N_FAMILIES} families x {BARS} bars "
           "(kernel: positions + simulation; vectorbt: simulation of the given positions)")
     *ours_time, ours = best_time(lambda: evaluate(market, families, genes, bounds, COSTS), repeats)
-    *theirs_time, theirs = best_time(lambda: vbt_orders(vbt, market.close, targets), max(1, repeats // 2))
+    *theirs_time, theirs = best_time(lambda: vbt_orders(vbt, market.close, targets), VBT_REPEATS)
     speedup = compare(ours_time, theirs_time, GENOMES, BARS)
     unlevered = np.array([decode_risk_nb(g)[0] < 1.0 for g in genes])  # vectorbt cannot borrow: compare L < 1
     diff = np.abs(ours[unlevered, 0, TOTAL_RETURN] - theirs[0][unlevered])
@@ -193,7 +196,7 @@ def bench_memory(rng: np.random.Generator, genomes: int = 10_000, bars: int = 35
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--memory", action="store_true", help="run the 10,000 x 35,040 memory check instead")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per side (vectorbt: half)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed kernel runs (vectorbt: VBT_REPEATS)")
     args = parser.parse_args()
     rng = np.random.default_rng(2024)
     print(f"numba threads: {numba.get_num_threads()}, load average before: "

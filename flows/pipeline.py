@@ -1,103 +1,226 @@
-"""The nightly flow: evolve → serialize → validate → deploy, each stage reading the previous stage's artifact."""
+"""The flows: the nightly run (evolve → serialize → validate → deploy) and the re-run of one stage.
+
+Both take flat, typed parameters (the Prefect UI's run form shows them as plain fields) and run the
+stages through tasks.stages: each stage a cached task (a retried flow run recomputes nothing already
+done), its work submitted under tasks.policies (retries, circuit breakers), evaluation batches under a
+safety scope (tasks.safety), failures recorded in manifest.json["resilience"]. Ray starts inside the
+flow, where the parameters say (flows.ray_runner).
+
+In the Prefect UI a run shows: a progress artifact over the stages, a table of the top strategies after
+each stage, the evolution's own progress and island table (tasks.events), and a markdown summary.
+"""
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
-from prefect_ray import RayTaskRunner
+from prefect import flow
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks.config import RunConfig
-from tasks.deploy import deploy_run
-from tasks.evolve import run_evolution
-from tasks.market_source import MarketData, load_market_data
+from flows.parameters import flow_parameters, run_config
+from flows.ray_runner import EMBEDDED_RAY, UceRayTaskRunner, ray_task_runner, start_ray  # noqa: F401 - bench/evolution.py imports the first and third from here
+from tasks.breakers import BreakerBoard, BreakerSettings
+from tasks.config import RunConfig, ValidationMode
+from tasks.costs import DEFAULT_CPU_HOUR_PRICE, CostEstimate, cost_refusal, usage
+from tasks.events import EventSink
+from tasks.market_source import load_market_data
 from tasks.market_store import MarketStore
+from tasks.policies import call, guarding, record_violation
 from tasks.report import write_report
-from tasks.run_dir import RunDir, code_version
-from tasks.serialize import serialize_run
-from tasks.validate import validate_run
-from tasks.windows import RunWindows, split_windows
+from tasks.resilience import ResilienceLog
+from tasks.run_dir import STAGES, RunDir, code_version
+from tasks.safety import SCOPES, ScopeName
+from tasks.stages import StageContext, run_stage
+from tasks.ui_artifacts import RunProgress, publish_stage_table, publish_summary
+from tasks.windows import split_windows
 
-__all__ = ["ray_task_runner", "run_pipeline", "ultra_compressed_evolution"]
+__all__ = ["CostLimitError", "local_runner", "rerun_stage", "run_pipeline", "ultra_compressed_evolution"]
 
 log = logging.getLogger(__name__)
+StageName = Literal["evolve", "serialize", "validate", "deploy"]
+
+# Live consumers of the evolution's events in this process (the CLI's progress display): run_pipeline sets it.
+_LIVE_EVENTS: contextvars.ContextVar[EventSink | None] = contextvars.ContextVar("uce_live_events", default=None)
 
 
-# Embedded Ray sized to this machine. Workers ship logs in batches: a short interval keeps the last
-# lines from being lost when Ray shuts down (PREFECT_RAY_NOTES.md).
-_WORKER_ENV = {"env_vars": {"PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.5"}}
-EMBEDDED_RAY = {
-    "include_dashboard": False,
-    "object_store_memory": 1_000_000_000,
-    "runtime_env": _WORKER_ENV,
-    "log_to_driver": False,
-}
+class CostLimitError(ValueError):
+    """The run's estimated cost exceeds its cost limit (and it was not forced)."""
 
 
-def ray_task_runner(address: str | None, workers: int | None = None) -> RayTaskRunner:
-    """An existing cluster at ``address``, or an embedded Ray on this machine with ``workers`` CPUs."""
-    if address:
-        return RayTaskRunner(address=address, init_kwargs={"runtime_env": _WORKER_ENV})
-    return RayTaskRunner(init_kwargs=EMBEDDED_RAY | ({"num_cpus": workers} if workers else {}))
+@flow(name="ultra_compressed_evolution", task_runner=UceRayTaskRunner())
+def ultra_compressed_evolution(
+    run_id: str = "",
+    test_mode: bool = False,
+    coins: str = "BTC",
+    interval: str = "1h",
+    seed: int = 42,
+    hours: float = 4.0,
+    strategies: int = 500,
+    batch_size: int = 50,
+    generations: int = 20,
+    validation_mode: ValidationMode = "full",
+    safety_scope: ScopeName = "production",
+    cost_limit: float | None = None,
+    cpu_hour_price: float = DEFAULT_CPU_HOUR_PRICE,
+    force: bool = False,
+    ray_address: str = "",
+    workers: int | None = None,
+    data_dir: str = "data",
+) -> dict:
+    """Evolve strategies on the train window, keep the ones that hold up out of sample, deploy the best.
+
+    Args:
+        run_id: name of the run folder under data/runs; empty = the UTC time
+        test_mode: small and fast (50 strategies, islands of 10, 5 generations, minimal validation)
+        coins: comma-separated, e.g. BTC,ETH
+        interval: bar interval, e.g. 1h
+        seed: random seed of the evolution
+        hours: time budget of the run (evolution stops at half of it)
+        strategies: genomes per generation over all islands
+        batch_size: genomes per island (one Ray task each)
+        generations: generations to evolve
+        validation_mode: minimal (gate 1), fast (gates 1-2) or full (gates 1-3)
+        safety_scope: time limit per evaluation batch (sandbox 15 s, restricted 10 s, production 30 s,
+            experimental 60 s, research 180 s)
+        cost_limit: refuse to run when the estimated cost (USD) exceeds this
+        cpu_hour_price: USD per CPU-hour, for the cost estimate and report
+        force: run even when the estimate exceeds cost_limit
+        ray_address: HOST:PORT of an existing Ray cluster; empty = an embedded Ray
+        workers: CPUs of the embedded Ray; empty = all of this machine's
+        data_dir: the market store and run artifacts
+    """
+    config = run_config(run_id=run_id, test_mode=test_mode, coins=coins, interval=interval, seed=seed, hours=hours,
+                        strategies=strategies, batch_size=batch_size, generations=generations,
+                        validation_mode=validation_mode, cost_limit=cost_limit, ray_address=ray_address,
+                        workers=workers)
+    run = RunDir.for_run(Path(data_dir).expanduser().resolve(), config.run_id)
+    orchestration = {"safety_scope": safety_scope, "cpu_hour_price": cpu_hour_price, "force": force}
+    run.update_manifest(run_id=config.run_id, status="running", code_version=code_version(),
+                        parameters=config.model_dump(mode="json"), orchestration=orchestration)
+    return _execute(run, config, STAGES, rerun=False)
 
 
-def _stage(run: RunDir, name: str, work, *artifacts: Path) -> Any:
-    """Run one stage, recording its status, seconds and artifact hashes in the manifest."""
-    run.record_stage(name, "running")
-    started = time.perf_counter()
+@flow(name="uce_stage", task_runner=UceRayTaskRunner())
+def rerun_stage(run_id: str, stage: StageName = "validate", only: bool = False, ray_address: str = "",
+                workers: int | None = None, data_dir: str = "data") -> dict:
+    """Re-run one stage of a run from the previous stage's artifact, with the run's own parameters, then
+    the stages after it (cached ones come back at once) unless only is set.
+
+    Args:
+        run_id: the run folder under data/runs
+        stage: evolve, serialize, validate or deploy
+        only: re-run just this stage and leave the later ones as they are
+        ray_address: HOST:PORT of an existing Ray cluster; empty = an embedded Ray
+        workers: CPUs of the embedded Ray; empty = the run's own setting
+        data_dir: the market store and run artifacts
+    """
+    run = RunDir.for_run(Path(data_dir).expanduser().resolve(), run_id)
+    manifest = run.manifest()
+    if not manifest.get("parameters"):
+        raise FileNotFoundError(f"{run.manifest_path} has no run parameters: is {run_id!r} a run of this data dir?")
+    index = STAGES.index(stage)
+    if index and manifest.get("stages", {}).get(STAGES[index - 1], {}).get("status") != "completed":
+        raise ValueError(f"stage {STAGES[index - 1]} of run {run_id} has not completed: re-run it first")
+    config = RunConfig.model_validate(manifest["parameters"]).model_copy(
+        update={"ray_address": ray_address or None, "workers": workers or manifest["parameters"].get("workers")})
+    return _execute(run, config, (stage,) if only else STAGES[index:], rerun=True)
+
+
+def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: bool) -> dict:
+    """Run ``stages`` in order under the run's policies, recording everything in the manifest."""
+    started = time.time()
+    options = run.manifest().get("orchestration", {})
+    price = options.get("cpu_hour_price", DEFAULT_CPU_HOUR_PRICE)
+    root = run.root.parent.parent
+    board = BreakerBoard(root / "breakers", BreakerSettings.from_env())
+    resilience = ResilienceLog(run, board)
+    cpus = start_ray(config.ray_address, config.workers)
+    estimate = CostEstimate(cpus, config.hours, price)
+    run.update_manifest(status="running", prefect={"flow_run_id": str(flow_run.id), "flow_run_name": flow_run.name},
+                        started=run.manifest().get("started") or started,
+                        resources=run.manifest().get("resources", {}) | {
+                            "workers": cpus, "cpu_hour_price": price, "estimate_usd": round(estimate.usd, 4),
+                            "cost_limit": config.cost_limit})
+    stage_seconds = 0.0
     try:
-        result = work()
-    except BaseException as exc:
-        run.record_stage(name, "failed", seconds=time.perf_counter() - started, error=f"{type(exc).__name__}: {exc}")
-        raise
-    written = tuple(p for p in artifacts if p.exists())
-    run.record_stage(name, "completed", seconds=time.perf_counter() - started, artifacts=written,
-                     **({"summary": result} if name == "evolve" else {}))
-    return result
-
-
-@task(name="serialize", cache_policy=NO_CACHE)
-def serialize_task(run: RunDir, config: RunConfig) -> int:
-    return len(serialize_run(run, config))
-
-
-@task(name="validate", cache_policy=NO_CACHE)
-def validate_task(run: RunDir, market: MarketData, windows: RunWindows, config: RunConfig) -> int:
-    return int(validate_run(run, market, windows, config)["passed"].sum())
-
-
-@task(name="deploy", cache_policy=NO_CACHE)
-def deploy_task(run: RunDir, config: RunConfig) -> int:
-    return len(deploy_run(run, config))
-
-
-@flow(name="ultra_compressed_evolution", task_runner=ray_task_runner(None))
-def ultra_compressed_evolution(config: RunConfig = RunConfig(), data_dir: str = "data") -> dict:
-    """Evolve strategies on the train window, keep the ones that hold up out of sample, deploy the best."""
-    run = RunDir.for_run(Path(data_dir), config.run_id)
-    market = load_market_data(MarketStore(Path(data_dir) / "market"), config.coins, config.interval, config.costs)
-    windows = split_windows(market, config.windows)
-    run.update_manifest(
-        run_id=config.run_id, status="running", started=time.time(), code_version=code_version(),
-        parameters=config.model_dump(mode="json"), data=market.describe(), windows=windows.describe(),
-    )
-    try:
-        _stage(run, "evolve", lambda: run_evolution(run, market, windows, config), run.evolved, run.events)
-        _stage(run, "serialize", lambda: serialize_task(run, config), run.candidates)
-        _stage(run, "validate", lambda: validate_task(run, market, windows, config), run.validated)
-        _stage(run, "deploy", lambda: deploy_task(run, config), run.deployed)
+        refusal = cost_refusal(estimate, config.cost_limit, force=options.get("force", False))
+        if refusal:
+            raise CostLimitError(refusal)
+        progress = RunProgress(run, stages)
+        with guarding(resilience, board):
+            market = call(load_market_data, MarketStore(root / "market"), config.coins, config.interval, config.costs)
+            windows = split_windows(market, config.windows)
+            run.update_manifest(data=market.describe(), windows=windows.describe())
+            ctx = StageContext(run, config, market, windows, SCOPES[options.get("safety_scope", "production")],
+                               on_event=_event_sink())
+            for i, stage in enumerate(stages):
+                stage_seconds += run_stage(ctx, stage, resilience=resilience, cache=root / "cache",
+                                           refresh=rerun and i == 0)["seconds"]
+                if rerun:
+                    resilience.stage_recovered(stage)
+                publish_stage_table(run, stage)
+                progress.done(stage)
     except BaseException:
-        run.update_manifest(status="failed", finished=time.time())
-        write_report(run)
+        _finish(run, "failed", started, stage_seconds, cpus, price)
         raise
-    run.update_manifest(status="completed", finished=time.time())
-    return write_report(run)
+    done = all(run.manifest().get("stages", {}).get(s, {}).get("status") == "completed" for s in STAGES)
+    return _finish(run, "completed" if done else "partial", started, stage_seconds, cpus, price)
 
 
-def run_pipeline(config: RunConfig, data_dir: Path) -> dict:
-    """Run the flow on Ray (embedded, or the cluster at ``config.ray_address``)."""
-    runner = ray_task_runner(config.ray_address, config.workers)
-    return ultra_compressed_evolution.with_options(task_runner=runner)(config=config, data_dir=str(data_dir))
+def _event_sink() -> EventSink:
+    """The evolution's events: safety-scope violations to the resilience log, everything to the live sink."""
+    live = _LIVE_EVENTS.get()
+
+    def sink(event: dict) -> None:
+        if event["event"] == "violation":
+            record_violation(event)
+        if live is not None:
+            live(event)
+    return sink
+
+
+def _finish(run: RunDir, status: str, started: float, stage_seconds: float, cpus: int, price: float) -> dict:
+    """Status, this execution's resources and cost, report.json and the summary artifact."""
+    finished = time.time()
+    seconds = finished - started
+    manifest = run.manifest()
+    resources = manifest.get("resources", {})
+    executions = resources.get("executions", []) + [{
+        "flow_run_id": manifest.get("prefect", {}).get("flow_run_id"), "started": started, "seconds": round(seconds, 3),
+        "stage_seconds": round(stage_seconds, 3), "overhead_seconds": round(seconds - stage_seconds, 3),
+        "cpus": cpus, **usage(cpus, seconds, price)}]
+    total = {k: round(sum(e[k] for e in executions), 6) for k in ("cpu_hours", "estimated_cost_usd")}
+    run.update_manifest(status=status, finished=finished, resources=resources | total | {"executions": executions})
+    report = write_report(run)
+    publish_summary(run)
+    return report
+
+
+@contextmanager
+def _live_events(on_event: EventSink | None) -> Iterator[None]:
+    token = _LIVE_EVENTS.set(on_event)
+    try:
+        yield
+    finally:
+        _LIVE_EVENTS.reset(token)
+
+
+def local_runner(workers: int | None = None) -> ThreadPoolTaskRunner:
+    """Threads in this process instead of Ray: for small runs and re-runs (``uce stage --local``)."""
+    return ThreadPoolTaskRunner(max_workers=workers)
+
+
+def run_pipeline(config: RunConfig, data_dir: Path, *, safety_scope: ScopeName = "production",
+                 cpu_hour_price: float = DEFAULT_CPU_HOUR_PRICE, force: bool = False,
+                 on_event: EventSink | None = None) -> dict:
+    """Run the nightly flow in this process for ``config``; ``on_event`` receives the evolution's events
+    live (the CLI's progress display)."""
+    with _live_events(on_event):
+        return ultra_compressed_evolution(**flow_parameters(config), safety_scope=safety_scope,
+                                          cpu_hour_price=cpu_hour_price, force=force, data_dir=str(data_dir))

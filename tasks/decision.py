@@ -116,9 +116,9 @@ def _first_error(path: Path, exc: ValidationError) -> str:
     if err["type"] == "missing":
         return f"{path}: rule {where!r} is missing"
     message = err["msg"].removeprefix("Value error, ")
-    if where:
-        return f"{path}: {where} = {err.get('input')!r}: {message}"
-    return f"{path}: {message}"
+    if err["type"] == "value_error":  # a section's own check: its message names the rules involved
+        return f"{path}: {where + ': ' if where else ''}{message}"
+    return f"{path}: {where} = {err.get('input')!r}: {message}"
 
 
 def load_rules(path: Path | str | None) -> DecisionRules:
@@ -176,7 +176,8 @@ def pool_size(capital: float, mean_sharpe: float | None, rules: PoolRules) -> Po
     if mean_sharpe is not None and math.isfinite(mean_sharpe):
         if mean_sharpe > rules.high_sharpe:
             size += rules.high_sharpe_bonus
-            parts.append(f"mean validation Sharpe {mean_sharpe:.2f} > {rules.high_sharpe:g}: +{rules.high_sharpe_bonus}")
+            parts.append(f"mean validation Sharpe {mean_sharpe:.2f} > {rules.high_sharpe:g}: "
+                         f"+{rules.high_sharpe_bonus}")
         elif mean_sharpe < rules.low_sharpe:
             size -= rules.low_sharpe_penalty
             parts.append(f"mean validation Sharpe {mean_sharpe:.2f} < {rules.low_sharpe:g}: "

@@ -116,8 +116,8 @@ def deploy_run(run: RunDir, config: RunConfig, *, market: MarketData | None = No
         else None
     pool = pool_size(config.deploy.capital, sharpe, rules.pool)
     size = min(pool.size, config.validation.max_deployed)
-    slots = max(0, size - len(others))
     capital = max(0.0, config.deploy.capital - sum(s.capital for s in others))
+    slots = max(0, size - len(others)) if capital > 0 else 0  # no capital left: nothing new can trade
     if len(candidates) and (market is None or windows is None):
         market = load_market_data(MarketStore(data_dir / "market"), config.coins, config.interval, config.costs)
         windows = split_windows(market, config.windows)

@@ -29,7 +29,8 @@ def resolve_strategy(evolved: pd.DataFrame, strategy_id: str) -> int:
         rows = evolved[evolved["strategy_id"].str.startswith(strategy_id)]
         ids = rows["strategy_id"].unique()
         if len(ids) > 1:
-            raise LineageError(f"strategy id prefix {strategy_id!r} matches {len(ids)} strategies; give more characters")
+            raise LineageError(f"strategy id prefix {strategy_id!r} matches {len(ids)} strategies; "
+                               "give more characters")
     if rows.empty:
         raise LineageError(f"strategy {strategy_id!r} is not in this run's evolved.parquet")
     rows = rows.assign(_fit=np.nan_to_num(rows["fitness"].to_numpy(float), nan=-np.inf))

@@ -18,7 +18,8 @@ from kernels.evaluate import returns
 from kernels.families import FAMILY_NAMES, N_FAMILIES
 from kernels.ga.operators import VariationConfig, init_population
 from kernels.ga.population import Population
-from kernels.regimes import N_REGIMES, REGIME_NAMES, family_weights, label_regimes_1d_nb, recent_regime, regime_sharpe_nb
+from kernels.regimes import (N_REGIMES, REGIME_NAMES, family_weights, label_regimes_1d_nb, recent_regime,
+                             regime_sharpe_nb)
 from tasks.train_inputs import TrainInputs
 
 __all__ = ["RegimeSettings", "RegimePilot", "regime_pilot", "regime_scores", "train_labels"]

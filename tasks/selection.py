@@ -90,9 +90,9 @@ def select_strategies(candidates: pd.DataFrame, returns: dict[str, pd.Series], *
             continue
         row["chosen"] = True
         chosen.append(sid)
-        corr = (f"highest correlation {row['max_correlation']:.2f} with {row['correlated_with']}" if pairs
-                else "first choice")
-        row["reason"] = f"chosen: rank {rank} by overall score {score:.3f}; {corr} <= {max_correlation:g}"
+        corr = (f"highest correlation {row['max_correlation']:.2f} with {row['correlated_with']} <= "
+                f"{max_correlation:g}" if pairs else "first choice")
+        row["reason"] = f"chosen: rank {rank} by overall score {score:.3f}; {corr}"
     inverse = {r["strategy_id"]: 1.0 / r["volatility"] for r in rows if r["chosen"]}
     total = sum(inverse.values())
     for r in rows:

@@ -1,16 +1,15 @@
-"""Shared fixtures: the real data folder beside the repo, and a shared numba cache."""
+"""Shared fixtures: the real data folder beside the repo."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+import flows  # noqa: F401  (points numba's on-disk cache at a folder keyed on the kernel sources)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
-# One on-disk JIT cache for the whole test session (and its Ray workers) instead of recompiling per process.
-os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO_ROOT / ".numba_cache"))
 
 
 @pytest.fixture(scope="session")

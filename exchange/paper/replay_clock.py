@@ -18,10 +18,12 @@ def loopback_advance(url: str, *, timeout_s: float = 10.0) -> Callable[[], bool]
     Only the loopback venue (`uce venue`) has /admin endpoints; anything else raises ConfigurationError.
     """
     base = url.rstrip("/")
+    session = requests.Session()
+    session.trust_env = False  # a local venue: no proxies to look up
 
     def post(path: str, body: dict) -> dict:
         try:
-            answer = requests.post(base + path, json=body, timeout=timeout_s)
+            answer = session.post(base + path, json=body, timeout=timeout_s)
         except requests.RequestException as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
         if answer.status_code != 200:

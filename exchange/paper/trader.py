@@ -42,7 +42,6 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from exchange.client import HyperliquidClient
@@ -113,10 +112,6 @@ class _Execution(NamedTuple):
     fee: float
 
 
-def _iso(ms: int | None) -> str | None:
-    return None if ms is None else pd.Timestamp(ms, unit="ms", tz="UTC").isoformat()
-
-
 class PaperTrader:
     """The book of one wallet on one venue (see the module docstring).
 
@@ -143,7 +138,9 @@ class PaperTrader:
         self.registry = Registry(paths.registry)
         self.performance = Ledger(paths.performance, ("time", "strategy_id"))
         self.fills = Ledger(paths.fills, ("time", "strategy_id", "kind", "tag"))
-        self._retry = client._settings.retry_policy()  # noqa: SLF001 - the client's own policy
+        self.endpoint: str = client._settings.url  # noqa: SLF001 - the client has no public settings
+        """Base URL of the venue the book trades on."""
+        self._retry = client._settings.retry_policy()  # noqa: SLF001 - the client's own retry policy
         self.feed = MarketFeed(client.info, self._retry, assumed_funding_rate=settings.assumed_funding_rate)
         self._wall_ms = wall_ms
         self._committed: object = _UNSET
@@ -156,10 +153,11 @@ class PaperTrader:
     def _load(self, *, create: bool = True) -> BookState:
         """The saved state (checked against this venue and wallet), or a new one saved at once so its
         book id (part of every cloid) outlives a crash before the first bar."""
-        if self._committed is _UNSET:
+        first = self._committed is _UNSET
+        if first:
             self.store.remove_stale_temporaries()
         state = self.store.load_cached()
-        url, address = self.client._settings.url, self.client.address.lower()  # noqa: SLF001
+        url, address = self.endpoint, self.client.address.lower()
         if state is None and not create:
             raise PaperStateError(f"there is no paper book in {self.paths.root} yet")
         if state is None:
@@ -173,7 +171,18 @@ class PaperTrader:
         if state.address != address:
             raise PaperStateError(f"the paper book in {self.paths.root} belongs to wallet {state.address}, not "
                                   f"{address}: load that wallet's key or use another --data-dir")
+        if first:
+            self._sync_registry(state)
         return state
+
+    def _sync_registry(self, state: BookState) -> None:
+        """Record in the registry the retirements and stops the state holds (a crash between a bar's
+        commit and its registry update leaves the registry behind; the state is the authority)."""
+        registered = {s.strategy_id: s for s in self.registry.all()}
+        for s in state.strategies.values():
+            spec = registered.get(s.strategy_id)
+            if s.status != "active" and spec is not None and spec.status != s.status:
+                self.registry.set_status(s.strategy_id, s.status, s.reason, s.status_ms or 0)
 
     def _commit(self, state: BookState, changed: list[StrategyBook]) -> None:
         self.store.save(state)
@@ -278,9 +287,9 @@ class PaperTrader:
             self._targets(state, specs, bars, t)
         fills: list[dict] = []
         orders = rejected = 0
-        if live:
+        if live or not fresh:  # a missed bar redone from an older state picks up the orders it had sent
             orders, rejected = self._trade(state, {c: b.close for c, b in bars.items() if b is not None}, t,
-                                           tag="", reasons=reasons, fresh=fresh, fills=fills)
+                                           tag="", reasons=reasons, fresh=fresh, fills=fills, send=live)
         state.last_bar_ms = t
         state.pending.setdefault("fills", []).extend(fills)
         state.pending.setdefault("performance", []).extend(self._performance_rows(state, was_active, bars, close_ms))
@@ -397,10 +406,11 @@ class PaperTrader:
     # ---- orders --------------------------------------------------------------------------------------
 
     def _trade(self, state: BookState, prices: dict[str, float], bar_ms: int, *, tag: str,
-               reasons: dict[str, str], fresh: bool, fills: list[dict],
-               only: set[str] | None = None) -> tuple[int, int]:
+               reasons: dict[str, str], fresh: bool, fills: list[dict], only: set[str] | None = None,
+               send: bool = True) -> tuple[int, int]:
         """Net and send every coin's wanted changes (cloid tag = coin + `tag`; only the strategies in
-        `only` when given), share the fills out; returns (orders sent, orders refused)."""
+        `only` when given), share the fills out; returns (orders sent, orders refused). With `send`
+        False, only orders the venue already knows by their cloids are taken into the books."""
         plans: dict[str, NetPlan] = {}
         executions: dict[str, _Execution | None] = {}
         sent: dict[str, tuple[str, float]] = {}
@@ -419,16 +429,18 @@ class PaperTrader:
                 continue
             size, reduce_only = spec
             cloid = str(cloid_for(state.book_id, bar_ms, order_tag))
-            orders += 1
-            state.orders += 1
             try:
                 done = self._send(state.book_id, coin, plan.venue_size > 0, size, prices[coin], bar_ms, order_tag,
-                                  reduce_only, fresh=fresh)
+                                  reduce_only, fresh=fresh, send=send)
             except OrderRejectedError as exc:
-                rejected += 1
-                state.rejected += 1
+                orders, rejected = orders + 1, rejected + 1
+                state.orders, state.rejected = state.orders + 1, state.rejected + 1
                 log.warning("order %s %+.6g %s refused: %s", cloid, plan.venue_size, coin, exc)
                 continue
+            if done is None:
+                continue
+            orders += 1
+            state.orders += 1
             sent[coin] = (cloid, done)
         if sent:
             executions = self._executions(sent, prices)
@@ -447,7 +459,30 @@ class PaperTrader:
                                   "strategy_id": s.strategy_id, "coin": coin, "kind": kind, "tag": coin + tag,
                                   "size": qty, "price": price, "fee": share_fee,
                                   "cloid": cloid if kind == "venue" else "", "reason": reason})
+            self._sweep_dust(state, coin, prices[coin], bar_ms, tag, fills)
         return orders, rejected
+
+    def _sweep_dust(self, state: BookState, coin: str, price: float, bar_ms: int, tag: str,
+                    fills: list[dict]) -> None:
+        """A strategy that wants to be flat but holds less than one lot (its pro-rata share of lot-rounded
+        fills) hands that dust to the coin's largest holder that wants a position, at the reference
+        price, so that flat means 0. Without such a holder the dust stays (the venue holds it too)."""
+        lot = 10.0 ** -self.client.rules[coin].sz_decimals
+        mine = [s for s in state.strategies.values() if s.coin == coin]
+        for s in mine:
+            if s.desired != 0.0 or s.position == 0.0 or abs(s.position) >= lot:
+                continue
+            holders = [o for o in mine if o is not s and o.desired != 0.0 and o.position != 0.0]
+            if not holders:
+                continue
+            dust = s.position
+            self._apply(s, -dust, price, 0.0)
+            holder = max(holders, key=lambda o: (abs(o.position), o.strategy_id))
+            self._apply(holder, dust, price, 0.0)
+            for sid, qty in ((s.strategy_id, -dust), (holder.strategy_id, dust)):
+                fills.append({"time": bar_ms + BAR_MS, "strategy_id": sid, "coin": coin, "kind": "dust",
+                              "tag": coin + tag, "size": qty, "price": price, "fee": 0.0, "cloid": "",
+                              "reason": "dust"})
 
     def _order_spec(self, coin: str, net: float, size: float, price: float) -> tuple[float, bool] | None:
         """(unsigned lot-rounded size, reduce_only) of the venue order for a wanted net change, or None
@@ -466,10 +501,10 @@ class PaperTrader:
         return sz, reduces
 
     def _send(self, book_id: str, coin: str, is_buy: bool, size: float, price: float, bar_ms: int, tag: str,
-              reduce_only: bool, *, fresh: bool) -> float:
-        """Place the IOC order once; returns the coins it filled. When the bar may have been processed
-        before (not `fresh`), an order the venue already knows by its cloid is read back, never re-sent
-        (not even one the venue refused)."""
+              reduce_only: bool, *, fresh: bool, send: bool) -> float | None:
+        """Place the IOC order once; returns the coins it filled (None: nothing sent). When the bar may
+        have been processed before (not `fresh`), an order the venue already knows by its cloid is read
+        back, never re-sent (not even one the venue refused); with `send` False nothing new is sent."""
         if not fresh:
             cloid = cloid_for(book_id, bar_ms, tag)
             known = self.client.order_status(cloid)
@@ -478,6 +513,8 @@ class PaperTrader:
                 if status.lower().endswith("rejected"):
                     raise OrderRejectedError(f"order {cloid} was refused by the venue: {status}")
                 return float(order["origSz"]) - float(order["sz"])
+        if not send:
+            return None
         limit = price * (1 + self.settings.ioc_slippage if is_buy else 1 - self.settings.ioc_slippage)
         result = self.client.place_order(coin, is_buy, size, limit, strategy_id=book_id, bar_time=bar_ms,
                                          tag=tag, tif="Ioc", reduce_only=reduce_only)

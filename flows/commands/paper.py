@@ -121,7 +121,7 @@ def _trade(root, args: argparse.Namespace) -> int:
               f"({', '.join(report.stopped) or 'none active'}); {report.orders} flattening order(s), "
               f"{report.rejected} refused" + ("; the book is halted" if report.halted else ""))
         return 0
-    advance = loopback_advance(trader.client._settings.url, timeout_s=args.timeout) if args.advance else None  # noqa: SLF001
+    advance = loopback_advance(trader.endpoint, timeout_s=args.timeout) if args.advance else None
     why = trader.run(once=args.once, advance=advance, poll_s=args.poll)
     print(why)
     return HALTED_EXIT if trader.halted is not None else 0

@@ -10,14 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.commands.common import data_dir, fail
-from tasks.config import EvolveConfig, RunConfig, ValidationConfig, test_mode_config
+from flows.parameters import run_config
+from tasks.config import RunConfig
+from tasks.costs import DEFAULT_CPU_HOUR_PRICE, CostEstimate, cost_refusal
 from tasks.market_source import load_market_data
 from tasks.market_store import MarketDataError, MarketStore
-from tasks.run_dir import RunDir, new_run_id
+from tasks.run_dir import RunDir
+from tasks.safety import SCOPES
 from tasks.windows import split_windows
-
-# A typical spot price for one vCPU-hour (USD); --cpu-hour-price overrides it.
-DEFAULT_CPU_HOUR_PRICE = 0.02
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,15 +27,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--generations", type=int, default=20, help="generations to evolve (20)")
     p.add_argument("--hours", type=float, default=4.0, help="time budget of the run (4.0)")
     p.add_argument("--validation-mode", choices=("full", "fast", "minimal"), default="full")
-    p.add_argument("--cost-limit", type=float, help="refuse to start if the estimated cost exceeds this (USD)")
-    p.add_argument("--cpu-hour-price", type=float, default=DEFAULT_CPU_HOUR_PRICE, help="USD per CPU-hour")
+    p.add_argument("--cost-limit", type=float,
+                   help="refuse to start if the estimated cost (CPUs x --hours x price) exceeds this (USD)")
+    p.add_argument("--force", action="store_true", help="start even when the estimate exceeds --cost-limit")
+    p.add_argument("--cpu-hour-price", type=float, default=DEFAULT_CPU_HOUR_PRICE,
+                   help=f"USD per CPU-hour ({DEFAULT_CPU_HOUR_PRICE})")
+    p.add_argument("--safety-scope", choices=tuple(SCOPES), default="production",
+                   help="time limit per evaluation batch: " + ", ".join(f"{s.name} {s.time_limit_s:g} s"
+                                                                      for s in SCOPES.values()) + " (production)")
     p.add_argument("--test-mode", action="store_true",
                    help="small and fast: 50 strategies, islands of 10, 5 generations, minimal validation")
     p.add_argument("--coins", default="BTC", help="comma-separated, e.g. BTC,ETH (BTC)")
     p.add_argument("--interval", default="1h", help="bar interval (1h)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--ray-address", help="HOST:PORT of an existing Ray cluster (default: embedded Ray)")
-    p.add_argument("--workers", type=int, help="CPUs for the embedded Ray (default: all of this machine's)")
+    p.add_argument("--workers", type=int,
+                   help="CPUs for the embedded Ray (default: all of this machine's); with --ray-address, the "
+                        "cluster's CPUs for the cost estimate")
     p.add_argument("--run-id", help="name of the run folder (default: UTC time)")
     p.set_defaults(func=run)
 
@@ -45,19 +53,10 @@ _FLAGS = {"strategies": "--strategies", "batch_size": "--batch-size", "generatio
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
-    common = dict(
-        run_id=args.run_id or new_run_id(),
-        coins=tuple(c.strip().upper() for c in args.coins.split(",") if c.strip()),
-        interval=args.interval, seed=args.seed, hours=args.hours, cost_limit=args.cost_limit,
-        ray_address=args.ray_address, workers=args.workers,
-    )
-    if args.test_mode:
-        return test_mode_config(**common)
-    return RunConfig(
-        **common,
-        evolve=EvolveConfig(strategies=args.strategies, batch_size=args.batch_size, generations=args.generations),
-        validation=ValidationConfig(mode=args.validation_mode),
-    )
+    return run_config(run_id=args.run_id or "", test_mode=args.test_mode, coins=args.coins, interval=args.interval,
+                      seed=args.seed, hours=args.hours, strategies=args.strategies, batch_size=args.batch_size,
+                      generations=args.generations, validation_mode=args.validation_mode, cost_limit=args.cost_limit,
+                      ray_address=args.ray_address or "", workers=args.workers)
 
 
 def _one_line(err: ValidationError) -> str:
@@ -79,20 +78,21 @@ def run(args: argparse.Namespace) -> int:
         return fail(_one_line(err))
     except (MarketDataError, ValueError) as err:
         return fail(str(err))
-    cpus = config.workers or os.cpu_count() or 1
-    estimate = cpus * config.hours * args.cpu_hour_price
-    if config.cost_limit is not None and estimate > config.cost_limit:
-        return fail(f"estimated cost ${estimate:.2f} ({cpus} CPUs × {config.hours} h × ${args.cpu_hour_price}/CPU-h) "
-                    f"exceeds --cost-limit ${config.cost_limit:.2f}")
+    estimate = CostEstimate(config.workers or os.cpu_count() or 1, config.hours, args.cpu_hour_price)
+    refusal = cost_refusal(estimate, config.cost_limit, force=args.force)
+    if refusal:
+        return fail(refusal)
     console = Console()
     console.print(f"run [bold]{config.run_id}[/]: {market.source}; {config.evolve.strategies} strategies × "
-                  f"{config.evolve.generations} generations on {config.evolve.islands} island(s)")
+                  f"{config.evolve.generations} generations on {config.evolve.islands} island(s); "
+                  f"estimated cost {estimate.describe()}")
     from flows.pipeline import run_pipeline  # heavy imports (Prefect, Ray) only once the input is known good
     from flows.prefect_api import prefect_api
 
     started = time.perf_counter()
     with prefect_api(root / "prefect"):
-        report = run_pipeline(config, root)
+        report = run_pipeline(config, root, safety_scope=args.safety_scope, cpu_hour_price=args.cpu_hour_price,
+                              force=args.force)
     _print_summary(console, report, RunDir.for_run(root, config.run_id), time.perf_counter() - started)
     return 0
 
@@ -110,4 +110,13 @@ def _print_summary(console: Console, report: dict, run: RunDir, seconds: float) 
         f"{summary['candidates']} candidates → {summary['strategies_validated']} validated → "
         f"{summary['strategies_deployed']} deployed"
     )
+    resources = run.manifest().get("resources", {})
+    last = (resources.get("executions") or [{}])[-1]
+    console.print(f"{resources.get('workers')} CPUs: {resources.get('cpu_hours', 0):.4f} CPU-hours, estimated cost "
+                  f"${resources.get('estimated_cost_usd', 0):.4f} at ${resources.get('cpu_hour_price')}/CPU-hour; "
+                  f"flow {last.get('seconds', 0):.1f} s of which stage work {last.get('stage_seconds', 0):.1f} s")
+    resilience = run.manifest().get("resilience") or {}
+    if resilience.get("failures") or resilience.get("violations"):
+        console.print(f"resilience: {resilience['state']} ({resilience['failures']} failures, "
+                      f"{resilience['recovered']} recovered, {resilience['violations']} safety-scope violations)")
     console.print(f"artifacts: {run.root}")

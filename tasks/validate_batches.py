@@ -1,0 +1,87 @@
+"""The validate stage's batches under policies and safety scopes: a ``run_batches`` for tasks.validate.
+
+Each batch is one task (on the flow's task runner, or in this process outside a flow) submitted under
+its policy (tasks.policies): gates 1-2 batches depend on the Ray cluster, gate-3 batches on the venue
+too. Inside a batch the candidates run one by one under the run's safety scope (tasks.safety): those
+left when the time limit passes fail with the scope's reason, and the violation goes to the run's
+resilience log.
+
+A gate-3 row whose error is a transient exchange error (the venue unreachable, rate limiting, 5xx)
+fails the whole batch with that error, so that the batch is retried and the venue's breaker counts it;
+any other error stays the candidate's reason.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+
+from exchange import errors
+from tasks.candidate import Candidate, ValidationInputs, prepare_validation_inputs
+from tasks.config import RunConfig, ValidationConfig
+from tasks.market_source import MarketData
+from tasks.policies import call, record_violation, submit, with_policy
+from tasks.safety import Deadline, SafetyScope, Scoped, scoped_items
+from tasks.validate import BatchResult, RunBatches, prepare_live_inputs, validate_batch, venue_batch
+from tasks.windows import RunWindows
+
+__all__ = ["scoped_batches", "scoped_validation_batch", "scoped_venue_batch"]
+
+# Exchange errors worth retrying, by the class name a gate-3 row carries ("TransportError: ...").
+_TRANSIENT = {cls.__name__: cls for cls in vars(errors).values()
+              if isinstance(cls, type) and issubclass(cls, errors.TemporaryError)}
+
+
+def scoped_validation_batch(candidates: list[Candidate], inputs: ValidationInputs, config: ValidationConfig,
+                            scope: SafetyScope) -> Scoped:
+    """tasks.validate.validate_batch, one candidate at a time, within ``scope``'s time limit."""
+    done = scoped_items(candidates, lambda c: validate_batch([c], inputs, config),
+                        lambda c, reason: BatchResult([{"strategy_id": c.strategy_id, "error": reason}], [None]),
+                        Deadline(scope), work="validation batch")
+    return Scoped(BatchResult([r for b in done.value for r in b.rows], [x for b in done.value for x in b.returns]),
+                  done.violation)
+
+
+def scoped_venue_batch(candidates: list[Candidate], inputs: ValidationInputs, config: ValidationConfig,
+                       scope: SafetyScope) -> Scoped:
+    """tasks.validate.venue_batch, one candidate at a time, within ``scope``'s time limit; raises the
+    first transient exchange error a candidate met (see the module docstring)."""
+    done = scoped_items(candidates, lambda c: venue_batch([c], inputs, config),
+                        lambda c, reason: [{"strategy_id": c.strategy_id, "gate3_error": reason}],
+                        Deadline(scope), work="venue batch")
+    rows = [r for rows in done.value for r in rows]
+    for row in rows:
+        name, _, message = str(row.get("gate3_error", "")).partition(": ")
+        if name in _TRANSIENT:
+            raise _TRANSIENT[name](f"gate 3 of {row['strategy_id']}: {message}")
+    return Scoped(rows, done.violation)
+
+
+_TASKS = {fn: with_policy(task(name=name, cache_policy=NO_CACHE)(fn)) for fn, name in (
+    (prepare_validation_inputs, "prepare-validation-inputs"), (prepare_live_inputs, "prepare-live-inputs"),
+    (scoped_validation_batch, "validate-batch"), (scoped_venue_batch, "venue-batch"))}
+_WORK = {"gates12": (prepare_validation_inputs, scoped_validation_batch),
+         "gate3": (prepare_live_inputs, scoped_venue_batch)}
+
+
+def scoped_batches(scope: SafetyScope) -> RunBatches:
+    """A ``run_batches`` for tasks.validate.validate_run running every batch under ``scope``."""
+
+    def run_batches(work: str, batches: list[list[Candidate]], market: MarketData, windows: RunWindows,
+                    config: RunConfig, n_trials: int) -> list[Any]:
+        prepare, batch = _WORK[work]
+        if FlowRunContext.get() is not None:
+            inputs = submit(_TASKS[prepare], market, windows, config, n_trials)
+            results = [f.result() for f in [submit(_TASKS[batch], b, inputs, config.validation, scope)
+                                            for b in batches]]
+        else:
+            inputs = call(prepare, market, windows, config, n_trials)
+            results = [call(batch, b, inputs, config.validation, scope) for b in batches]
+        for result in results:
+            if result.violation:
+                record_violation(result.violation)
+        return [r.value for r in results]
+
+    return run_batches
