@@ -6,10 +6,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from flows.commands import data, health, lineage, report, run, stage, venue
+from flows.commands import data, health, lineage, paper, report, run, stage, venue
 
 # Subcommand modules; each exposes register(subparsers).
-_COMMANDS = (run, data, venue, report, lineage, stage, health)
+_COMMANDS = (run, data, venue, paper, report, lineage, stage, health)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@
 - `state`: the book on disk (atomic, checksummed, previous good copy kept) and the locks.
 - `rules`: retirement, emergency shutdown and risk adjustment.
 - `netting`, `feed`, `ledger`, `status`: order netting, market data, Parquet tables, the status view.
+- `replay_clock`: stepping the loopback venue's clock, to replay history at full speed.
 """
 from exchange.paper.registry import Registry, RegistryError, StrategySpec
 from exchange.paper.rules import EmergencyRules, PaperRules, RetirementRules, RiskRules

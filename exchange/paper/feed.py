@@ -125,9 +125,10 @@ class MarketFeed:
                 return
 
     def latest(self, coins: list[str]) -> int | None:
-        """Open time of the newest bar every one of `coins` has completed (None if one has none)."""
-        ends = [int(self._coins[c].t[-1]) if c in self._coins and len(self._coins[c].t) else None for c in coins]
-        return None if not ends or None in ends else min(ends)
+        """Open time of the newest completed bar of any of `coins` (None when none has a bar). A coin
+        without a candle for that hour (no trade in it) simply has no bar there (`bar` gives None)."""
+        ends = [int(self._coins[c].t[-1]) for c in coins if c in self._coins and len(self._coins[c].t)]
+        return max(ends) if ends else None
 
     def first(self, coin: str) -> int | None:
         """Open time of the oldest cached bar of `coin`."""

@@ -639,8 +639,15 @@ class PaperTrader:
         advance: after each pass, ask the venue for the next bar (the loopback venue's replay clock); the
             loop ends when it returns False (the replay reached its end). Without it, poll every `poll_s`.
         The loop also ends when the book is halted. Ledger rows reach their Parquet files after every
-        bar when polling, every `flush_bars` bars when advancing, and whenever the loop ends.
+        bar when polling, every `flush_bars` bars when advancing, and whenever the loop ends. One runner
+        per book: a second one fails at once with PaperStateError (`stop` and `status` still work).
         """
+        busy = "the runner lock (another `uce paper run` is trading this book)"
+        with file_lock(self.paths.runner_lock, wait_s=0.0, what=busy):
+            return self._loop(once=once, advance=advance, poll_s=poll_s, sleep=sleep)
+
+    def _loop(self, *, once: bool, advance: Callable[[], bool] | None, poll_s: float,
+              sleep: Callable[[float], None]) -> str:
         while True:
             try:
                 self.step()

@@ -21,7 +21,7 @@ from exchange.paper.replay_clock import loopback_advance
 from flows.commands.common import data_dir, fail
 from tasks.decision import RulesError, load_rules, rules_template
 from tasks.deploy import paper_paths
-from tasks.paper import book_endpoint, open_trader
+from tasks.paper import open_trader
 
 __all__ = ["register", "run"]
 
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     except (RulesError, PaperStateError, RegistryError, ValueError) as exc:
         return fail(str(exc))
     except TemporaryError as exc:
-        return fail(f"cannot reach the venue at {book_endpoint(root, getattr(args, 'url', None))}: {exc}")
+        return fail(f"cannot reach the venue at {getattr(args, 'url', None) or 'the book endpoint'}: {exc}")
     except ExchangeError as exc:
         return fail(f"{type(exc).__name__}: {exc}")
     raise ValueError(f"unknown paper action {action!r}")

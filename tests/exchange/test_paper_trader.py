@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -29,11 +30,12 @@ from exchange.paper import (EmergencyRules, PaperPaths, PaperRules, PaperSetting
                             RetirementRules)
 from exchange.paper.netting import allocate, net_deltas
 from exchange.paper.rules import RiskRules, breach_since, emergency_reason, retirement_reason, risk_adjustment
-from exchange.paper.state import BookState, StateStore, StrategyBook
+from exchange.paper.state import BookState, StateStore, StrategyBook, file_lock
 from exchange.settings import ExchangeSettings
 from exchange.venue import Venue, VenueServer
 from exchange.venue.data import BAR_MS, CoinSeries, load_market_data
 from flows.commands import paper as paper_command
+from kernels.evaluate import Market
 
 REAL_COINS = ["BTC", "ETH", "SOL"]
 REPLAY_DAYS = 30
@@ -103,6 +105,16 @@ def _replay_venue(market: dict[str, CoinSeries], account) -> Venue:
     return venue
 
 
+def _warm_kernels(market: dict[str, CoinSeries]) -> None:
+    """Compile (or load) the kernels here once, so the trader processes find them in the numba cache
+    instead of each compiling them at the same time."""
+    series = market["BTC"]
+    m = Market(series.open[-300:], series.high[-300:], series.low[-300:], series.close[-300:],
+               series.volume[-300:], np.zeros(300), 8760.0)
+    for spec in specs():
+        spec.target(m)
+
+
 def _finish(proc: subprocess.Popen, timeout: float = 400) -> tuple[int, str, str]:
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -115,6 +127,8 @@ def _finish(proc: subprocess.Popen, timeout: float = 400) -> tuple[int, str, str
 def test_sigkill_three_times_ends_like_an_uninterrupted_run(tmp_path: Path, real_market) -> None:
     """Ten strategies trade 30 days of real bars; one process runs through, the other is SIGKILLed at three
     random points and restarted; books, ledgers and venue fills must be equal, no order doubled."""
+    _warm_kernels(real_market)
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     seed = int(os.environ.get("UCE_KILL_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
     book = specs()
@@ -174,9 +188,11 @@ def test_sigkill_three_times_ends_like_an_uninterrupted_run(tmp_path: Path, real
     assert [tuple(f[k] for k in keys) for f in venue_fills["killed"]] == \
         [tuple(f[k] for k in keys) for f in venue_fills["whole"]]
     assert len(venue_fills["whole"]) == states["whole"].orders - states["whole"].rejected
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(f"\nseed {seed}: kills at bars {kills}; {len(venue_fills['whole'])} venue fills, "
           f"{sum(s.fills for s in states['whole'].strategies.values())} strategy fills; book equity "
-          f"{states['whole'].equity:,.2f} of {len(book) * book[0].capital:,.0f}; {seconds:.1f} s")
+          f"{states['whole'].equity:,.2f} of {len(book) * book[0].capital:,.0f}; {seconds:.1f} s "
+          f"({cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime:.1f} s CPU in the traders)")
 
 
 def test_a_bar_redone_after_a_crash_sends_no_new_order(tmp_path: Path, market) -> None:
@@ -295,6 +311,9 @@ def test_kill_switch_flattens_one_strategy_then_the_whole_book(tmp_path: Path, s
     status = json.loads(capsys.readouterr().out)
     assert status["halted"]["reason"] == "end of test" and status["counts"]["active"] == 0
     assert trader.run(once=True).startswith("the book is halted: end of test")
+    with file_lock(trader.paths.runner_lock, wait_s=0.0, what="test"):  # another runner holds the book
+        with pytest.raises(PaperStateError, match="another `uce paper run`"):
+            trader.run(once=True)
 
 
 def test_retirement_needs_the_breach_to_last() -> None:

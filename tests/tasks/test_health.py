@@ -1,0 +1,76 @@
+"""`uce health`: each component's state, the overall score and level, exit code 1 when critical."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from exchange.venue import Venue, VenueServer
+from exchange.venue.data import BAR_MS, CoinSeries
+from flows.cli import main
+from tasks.breakers import BreakerBoard, BreakerSettings
+from tasks.health import Check, check_market, check_ray, check_venue, health_report, level_of
+from tasks.market_store import MarketStore
+
+
+@pytest.mark.parametrize(("score", "critical", "level"), [
+    (95, False, "excellent"), (90, False, "excellent"), (80, False, "good"), (60, False, "degraded"),
+    (30, False, "poor"), (10, False, "critical"), (95, True, "critical")])
+def test_levels(score: float, critical: bool, level: str) -> None:
+    assert level_of(score, critical) == level
+
+
+def test_overall_score_skips_what_is_not_configured() -> None:
+    report = health_report([Check("a", 100, ""), Check("b", 60, ""), Check("venue", None, "no URL")])
+    assert (report.score, report.level) == (80.0, "good")
+    assert [c.state for c in report.checks] == ["healthy", "degraded", "not configured"]
+
+
+def _store_with_last_bar(root: Path, last: pd.Timestamp) -> MarketStore:
+    store = MarketStore(root)
+    ts = pd.date_range(end=last, periods=48, freq="1h", tz="UTC")
+    store.merge_candles("BTC", "1h", pd.DataFrame({"timestamp": ts, "open": 1.0, "high": 1.0, "low": 1.0,
+                                                   "close": 1.0, "volume": 1.0}), source="test")
+    return store
+
+
+@pytest.mark.parametrize(("age_h", "score"), [(1, 100), (10, 80), (72, 50), (24 * 30, 20)])
+def test_market_freshness(tmp_path: Path, age_h: int, score: int) -> None:
+    now = pd.Timestamp("2024-06-01T12:00", tz="UTC")
+    check = check_market(_store_with_last_bar(tmp_path, now - pd.Timedelta(hours=age_h)), now)
+    assert check.score == score and "BTC-1h" in check.detail
+
+
+def test_open_breaker_caps_the_component(tmp_path: Path) -> None:
+    board = BreakerBoard(tmp_path, BreakerSettings(threshold=1))
+    board.failure("ray", ConnectionError("node lost"))
+    check = check_ray(None, board)
+    assert check.score == 40 and check.state == "degraded" and "circuit breaker OPEN" in check.detail
+
+
+def test_venue_up_and_down() -> None:
+    t0, bars = 1_700_000_000_000, 48
+    times = t0 + np.arange(bars, dtype=np.int64) * BAR_MS
+    flat = np.full(bars, 100.0)
+    series = CoinSeries("BTC", times, flat, flat, flat, flat, flat, times + BAR_MS, np.zeros(bars), np.zeros(bars))
+    with VenueServer(Venue({"BTC": series}, start_ms=int(times[24]), speed=0.0)) as server:
+        up = check_venue(server.url)
+        url = server.url
+    assert up.score == 100 and "1 perps listed" in up.detail
+    down = check_venue(url)
+    assert down.score == 0 and down.state == "critical"
+
+
+def test_cli_exits_1_when_critical(tmp_path: Path, monkeypatch, capsys) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{dead}/api")  # nothing listens there
+    assert main(["--data-dir", str(tmp_path), "health"]) == 1
+    out = capsys.readouterr().out
+    assert "health: critical" in out and "unreachable" in out
+    monkeypatch.delenv("PREFECT_API_URL")
+    assert main(["--data-dir", str(tmp_path), "health"]) == 0
