@@ -53,6 +53,7 @@ from tasks.market_source import MarketData
 from tasks.regime_bias import RegimeSettings, regime_pilot, regime_scores
 from tasks.run_dir import RunDir
 from tasks.serialize import select_candidates
+from tasks.feedback import read_paper_feedback
 from tasks.train_inputs import TrainInputs, fold_metrics, prepare_train_inputs
 from tasks.windows import RunWindows
 
@@ -278,7 +279,10 @@ def run_evolution(run: RunDir, market: MarketData, windows: RunWindows, config: 
     plan = evolve_plan(config, len(coins))
     started = time.monotonic()
     budget = config.hours * 3600 * EVOLVE_BUDGET_SHARE
-    inputs = submit(prepare_train_inputs, market, windows, config)
+    feedback = read_paper_feedback(run.root.parents[1])
+    if not feedback.live.empty:  # live results join the lineage of this run's artifacts
+        write_parquet_atomic(feedback.live, run.root / "paper_feedback.parquet")
+    inputs = submit(prepare_train_inputs, market, windows, config, feedback)
     pilot = submit(regime_pilot, inputs, REGIMES, np.random.default_rng([config.seed, *PILOT_STREAM])).result()
     evolution = Evolution(plan, inputs, initial_islands(plan, config.windows.folds, pilot.weights),
                           coins=coins, submit=submit)
@@ -322,6 +326,7 @@ def run_evolution(run: RunDir, market: MarketData, windows: RunWindows, config: 
     return {
         "evaluations": int(evaluated.uid.size),
         "pilot_evaluations": pilot.evaluations,
+        "paper_feedback": {"strategies": len(feedback.live), "retired_penalised": len(feedback.retired)},
         "generations": evolution.generation,
         "generations_planned": plan.generations,
         "islands": plan.islands,

@@ -1,7 +1,8 @@
 """Walk-forward fitness, NSGA-II objectives and behaviour descriptors from per-fold metrics.
 
 Input everywhere: ``metrics[S, K, M]``, genome s's metrics on walk-forward fold k (the columns of
-kernels.metrics.METRIC_NAMES; extra trailing columns are ignored). Nothing here sees a price.
+kernels.metrics.METRIC_NAMES, optionally followed by one M_PENALTY column: an outside penalty in
+fitness units, e.g. for resembling a strategy that paper trading retired). Nothing here sees a price.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from kernels.ga.population import N_DESCRIPTORS, N_OBJECTIVES, Population
 from kernels.metrics import (M_CAGR, M_EXPOSURE, M_MAX_DRAWDOWN, M_SHARPE, M_TOTAL_RETURN, M_TRADES, M_TURNOVER,
                              N_METRICS)
 
-__all__ = ["FitnessConfig", "fitness_from_folds", "violation_from_folds", "objectives_from_folds",
+__all__ = ["M_PENALTY", "FitnessConfig", "fitness_from_folds", "violation_from_folds", "objectives_from_folds",
            "descriptors_from_folds", "score"]
 
+M_PENALTY = N_METRICS  # optional trailing column, subtracted from fitness
 _WORST = 1e9  # stands in for non-finite objectives so that sorting stays total
 
 
@@ -49,8 +51,8 @@ def _trade_shortfall(metrics: np.ndarray, config: FitnessConfig) -> np.ndarray:
 def fitness_from_folds(metrics: np.ndarray, config: FitnessConfig) -> np.ndarray:
     """float64[S] walk-forward fitness (higher is better).
 
-    fitness = mean_k sharpe - dispersion_penalty * std_k sharpe - turnover_penalty * mean_k turnover,
-    minus trade_penalty * (1 + shortfall) for genomes trading less than min_trades per fold (so
+    fitness = mean_k sharpe - dispersion_penalty * std_k sharpe - turnover_penalty * mean_k turnover
+    - mean_k penalty (when the M_PENALTY column is there), minus trade_penalty * (1 + shortfall) for genomes trading less than min_trades per fold (so
     they rank below any genome that trades enough, yet still in order of how close they are);
     non-finite fold metrics give invalid_fitness.
     """
@@ -58,6 +60,8 @@ def fitness_from_folds(metrics: np.ndarray, config: FitnessConfig) -> np.ndarray
     sharpe = metrics[:, :, M_SHARPE]
     fitness = (sharpe.mean(axis=1) - config.dispersion_penalty * sharpe.std(axis=1)
                - config.turnover_penalty * metrics[:, :, M_TURNOVER].mean(axis=1))
+    if metrics.shape[2] > M_PENALTY:
+        fitness = fitness - metrics[:, :, M_PENALTY].mean(axis=1)
     shortfall = _trade_shortfall(metrics, config)
     fitness = np.where(shortfall > 0, fitness - config.trade_penalty * (1.0 + shortfall), fitness)
     return np.where(np.isfinite(fitness), fitness, config.invalid_fitness)

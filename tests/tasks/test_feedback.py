@@ -65,3 +65,27 @@ def test_relatives_and_children_of_retired_strategies_are_penalised(tmp_path) ->
 def test_no_paper_book_gives_empty_feedback(tmp_path) -> None:
     fb = read_paper_feedback(tmp_path)
     assert fb.live.empty and fb.penalties == {} and relatives_penalty(fb, ["BTC"], np.array([0]), GENES[None]) == [0]
+
+
+def test_evolution_fitness_pays_for_resembling_a_retired_strategy(tmp_path) -> None:
+    from kernels.evaluate import Costs, Market
+    from kernels.ga.fitness import FitnessConfig, fitness_from_folds
+    from kernels.ga.population import empty_population
+    from tasks.train_inputs import FEEDBACK_WEIGHT, TrainInputs, fold_metrics
+
+    _book(tmp_path)
+    n = 600
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, n)))
+    market = Market(close, close * 1.01, close * 0.99, close, np.ones(n), np.zeros(n), 8760.0)
+    folds = np.array([100, 350, 599])
+    pop = empty_population(2, 2)
+    pop.family[:] = FAMILY_NAMES.index("rsi_filter")
+    pop.genes[:] = GENES  # both are the retired strategy's twin; only the first trades BTC
+    pop.coin[:] = [0, 1]
+    plain = TrainInputs(("BTC", "ETH"), (market, market), (folds, folds), Costs())
+    judged = plain._replace(feedback=read_paper_feedback(tmp_path))
+    before, after = fold_metrics(plain, pop), fold_metrics(judged, pop)
+    np.testing.assert_array_equal(after[:, :, : before.shape[2]], before)
+    config = FitnessConfig(min_trades=0)
+    drop = fitness_from_folds(before, config) - fitness_from_folds(after, config)
+    np.testing.assert_allclose(drop, [FEEDBACK_WEIGHT, 0.0])
