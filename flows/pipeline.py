@@ -32,7 +32,8 @@ from tasks.events import EventSink
 from tasks.market_source import load_market_data
 from tasks.market_store import MarketStore
 from tasks.policies import call, guarding, record_violation
-from tasks.report import write_report
+from tasks.report import publish_report_artifact, write_report
+from tasks.report_html import write_report_html
 from tasks.resilience import ResilienceLog
 from tasks.run_dir import STAGES, RunDir, code_version
 from tasks.safety import SCOPES, ScopeName
@@ -140,15 +141,15 @@ def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: 
     root = run.root.parent.parent
     board = BreakerBoard(root / "breakers", BreakerSettings.from_env())
     resilience = ResilienceLog(run, board)
-    cpus = start_ray(config.ray_address, config.workers)
-    estimate = CostEstimate(cpus, config.hours, price)
     run.update_manifest(status="running", prefect={"flow_run_id": str(flow_run.id), "flow_run_name": flow_run.name},
-                        started=run.manifest().get("started") or started,
-                        resources=run.manifest().get("resources", {}) | {
-                            "workers": cpus, "cpu_hour_price": price, "estimate_usd": round(estimate.usd, 4),
-                            "cost_limit": config.cost_limit})
-    stage_seconds = 0.0
+                        started=run.manifest().get("started") or started)
+    cpus, stage_seconds = 0, 0.0
     try:
+        cpus = start_ray(config.ray_address, config.workers)
+        estimate = CostEstimate(cpus, config.hours, price)
+        run.update_manifest(resources=run.manifest().get("resources", {}) | {
+            "workers": cpus, "cpu_hour_price": price, "estimate_usd": round(estimate.usd, 4),
+            "cost_limit": config.cost_limit})
         refusal = cost_refusal(estimate, config.cost_limit, force=options.get("force", False))
         if refusal:
             raise CostLimitError(refusal)
@@ -162,8 +163,7 @@ def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: 
             for i, stage in enumerate(stages):
                 stage_seconds += run_stage(ctx, stage, resilience=resilience, cache=root / "cache",
                                            refresh=rerun and i == 0)["seconds"]
-                if rerun:
-                    resilience.stage_recovered(stage)
+                resilience.stage_recovered(stage)  # failures an earlier attempt of this stage gave up on
                 publish_stage_table(run, stage)
                 progress.done(stage)
     except BaseException:
@@ -199,6 +199,11 @@ def _finish(run: RunDir, status: str, started: float, stage_seconds: float, cpus
     run.update_manifest(status=status, finished=finished, resources=resources | total | {"executions": executions})
     report = write_report(run)
     publish_summary(run)
+    try:  # the HTML page is for people; a failure to draw it must not fail a finished run
+        write_report_html(run, report)
+        publish_report_artifact(run)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("report.html could not be built: %s: %s", type(exc).__name__, exc)
     return report
 
 

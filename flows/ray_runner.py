@@ -3,9 +3,8 @@
 
 ``RayTaskRunner`` connects when the flow run starts, before the body sees its parameters. This runner
 waits: the body calls ``start_ray(address, workers)`` (a submit before that starts the embedded
-default). An existing cluster is joined with token authentication (Ray 2.60's default): the driver
-sets ``RAY_AUTH_MODE=token`` and reads the cluster's token from ``RAY_AUTH_TOKEN``,
-``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``.
+default). An existing cluster is joined with token authentication, which Ray 2.60 requires: see
+flows.ray_auth (``RAY_AUTH_MODE=token`` must be in the environment before Ray is imported).
 
 Workers ship their Prefect logs every LOG_BATCH_INTERVAL_S; before Ray shuts down the runner waits
 LOG_FLUSH_S so the last batch reaches the server (PREFECT_RAY_NOTES.md: otherwise lines are lost).
@@ -22,7 +21,7 @@ from prefect.context import FlowRunContext
 from prefect.task_runners import TaskRunner
 from prefect_ray import RayTaskRunner
 
-__all__ = ["EMBEDDED_RAY", "LOG_FLUSH_S", "UceRayTaskRunner", "ray_task_runner", "start_ray"]
+__all__ = ["EMBEDDED_RAY", "LOG_FLUSH_S", "UceRayTaskRunner", "ray_task_runner", "start_ray", "worker_runtime_env"]
 
 log = logging.getLogger(__name__)
 LOG_BATCH_INTERVAL_S = 0.5
@@ -32,11 +31,14 @@ OBJECT_STORE_BYTES = 1_000_000_000
 _EXTRA_LOGGERS = "tasks,kernels,exchange"
 
 
-def _worker_env() -> dict[str, Any]:
+def worker_runtime_env() -> dict[str, Any]:
+    """Ray's runtime_env for the workers: short log batches, the extra loggers, and the driver's JIT cache
+    folder and kernel thread count when set."""
     env = {"PREFECT_LOGGING_TO_API_BATCH_INTERVAL": str(LOG_BATCH_INTERVAL_S),
            "PREFECT_LOGGING_EXTRA_LOGGERS": _EXTRA_LOGGERS}
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        env["NUMBA_CACHE_DIR"] = os.environ["NUMBA_CACHE_DIR"]  # one JIT cache instead of a compile per worker
+    for name in ("NUMBA_CACHE_DIR", "NUMBA_NUM_THREADS"):  # one JIT cache instead of a compile per worker
+        if os.environ.get(name):
+            env[name] = os.environ[name]
     return {"env_vars": env}
 
 
@@ -60,12 +62,14 @@ class UceRayTaskRunner(RayTaskRunner):
         if ray.is_initialized():
             self._owns_ray = False
         elif address:
-            os.environ.setdefault("RAY_AUTH_MODE", "token")
+            if "RAY_AUTH_MODE" not in os.environ:
+                log.warning("RAY_AUTH_MODE is not set: a Ray 2.60 cluster refuses a driver without its token; "
+                            "export RAY_AUTH_MODE=token before starting (flows.ray_auth)")
             log.info("joining the Ray cluster at %s", address)
-            ray.init(address, **(self.init_kwargs | {"runtime_env": _worker_env()}))
+            ray.init(address, **(self.init_kwargs | {"runtime_env": worker_runtime_env()}))
             self._owns_ray = True
         else:
-            kwargs = EMBEDDED_RAY | self.init_kwargs | {"runtime_env": _worker_env()}
+            kwargs = EMBEDDED_RAY | self.init_kwargs | {"runtime_env": worker_runtime_env()}
             ray.init(**kwargs | ({"num_cpus": workers} if workers else {}))
             self._owns_ray = True
         return int(ray.cluster_resources().get("CPU", 0))

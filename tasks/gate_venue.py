@@ -65,7 +65,7 @@ def venue_candidate(candidate: Candidate, coin: CoinInputs, costs: Costs, *, cap
     orders = rejected = skipped = 0
     slippage_bps, latency_ms = [], []
     with VenueServer(venue) as server:
-        client = HyperliquidClient(wallet, ExchangeSettings(endpoint=server.url, timeout_s=5.0, max_attempts=3,
+        client = HyperliquidClient(wallet, ExchangeSettings(endpoint=server.url, timeout_s=5.0, max_attempts=6,
                                                             backoff_s=0.01), nonces=NonceSource())
         rules = client.rules[candidate.coin]
         client.update_leverage(candidate.coin, min(10, rules.max_leverage))

@@ -99,8 +99,8 @@ def _reachable(address: str) -> str | None:
 
 
 def check_ray(address: str | None, board: BreakerBoard | None = None) -> Check:
-    """The cluster at ``address`` (joined with token auth, then left) and its CPUs; without an address,
-    the CPUs an embedded Ray would get."""
+    """The cluster at ``address`` (joined, with its token if one is found, then left) and its CPUs; without
+    an address, the CPUs an embedded Ray would get."""
     if not address:
         return _with_breaker(Check("ray", 100, f"embedded Ray: {os.cpu_count()} CPUs on this machine"), board, "ray")
     problem = _reachable(address)
@@ -108,7 +108,6 @@ def check_ray(address: str | None, board: BreakerBoard | None = None) -> Check:
         return Check("ray", 0, problem)
     import ray  # only when a cluster is named: importing Ray costs a second
 
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
     try:
         ray.init(address, logging_level="ERROR", log_to_driver=False)
         resources, nodes = ray.cluster_resources(), [n for n in ray.nodes() if n.get("Alive")]

@@ -6,6 +6,7 @@ every change, so a crash leaves the last consistent manifest.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -18,7 +19,7 @@ from typing import Any
 
 from tasks.atomic import file_sha256, write_json_atomic
 
-__all__ = ["RunDir", "STAGES", "code_version", "new_run_id"]
+__all__ = ["RunDir", "STAGES", "code_digest", "code_version", "new_run_id"]
 
 STAGES = ("evolve", "serialize", "validate", "deploy")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
@@ -39,6 +40,18 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         commit = ""
     return f"{version}+{commit}" if commit else version
+
+
+def code_digest(packages: tuple[str, ...] = ("kernels", "exchange", "tasks")) -> str:
+    """sha256 of the source of the packages a stage's results depend on (their .py files, paths and
+    contents): unlike the git commit, it sees uncommitted edits and ignores commits of other files."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

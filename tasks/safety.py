@@ -58,19 +58,26 @@ class Scoped(NamedTuple):
 
 
 class Deadline:
-    """The scope's time limit, counted from construction (monotonic clock)."""
+    """The scope's time limit on a monotonic clock, counted from ``begin()``; never expired before it.
+
+    Batches begin the count once their first piece of work is done: a fresh worker spends that piece
+    loading or compiling the kernels (seconds to minutes), which says nothing about the batch."""
 
     def __init__(self, scope: SafetyScope, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.scope = scope
         self._clock = clock
-        self._start = clock()
+        self._start: float | None = None
+
+    def begin(self) -> None:
+        if self._start is None:
+            self._start = self._clock()
 
     @property
     def elapsed(self) -> float:
-        return self._clock() - self._start
+        return 0.0 if self._start is None else self._clock() - self._start
 
     def expired(self) -> bool:
-        return self.elapsed >= self.scope.time_limit_s
+        return self._start is not None and self.elapsed >= self.scope.time_limit_s
 
     def violation(self, *, work: str, done: int, total: int) -> dict:
         """The record of a batch stopped after ``done`` of ``total`` items."""
@@ -93,7 +100,8 @@ def row_chunks(n_rows: int, n_bars: int, max_cells: int) -> list[slice]:
 
 def scoped_items(items: Sequence[T], work_one: Callable[[T], R], stopped: Callable[[T, str], R],
                  deadline: Deadline, *, work: str) -> Scoped:
-    """``work_one`` over ``items`` in order until the deadline; later items get ``stopped(item, reason)``.
+    """``work_one`` over ``items`` in order until the deadline (counted from the end of the first item); later
+    items get ``stopped(item, reason)``.
 
     Returns Scoped(list of results, violation or None)."""
     results: list[R] = []
@@ -103,13 +111,15 @@ def scoped_items(items: Sequence[T], work_one: Callable[[T], R], stopped: Callab
             reason = stop_reason(violation)
             return Scoped(results + [stopped(rest, reason) for rest in items[i:]], violation)
         results.append(work_one(item))
+        deadline.begin()
     return Scoped(results, None)
 
 
 def scoped_fold_metrics(inputs: TrainInputs, pop: Population, deadline: Deadline, *,
                         work: str = "evaluation") -> Scoped:
     """tasks.train_inputs.fold_metrics under a safety scope: kernel calls of at most ``max_cells``
-    genome-bars, the deadline checked between them; genomes not reached keep NaN metrics.
+    genome-bars, the deadline (counted from the end of the first call) checked between them; genomes not
+    reached keep NaN metrics.
 
     Returns Scoped(metrics float64[S, K, N_METRICS], violation or None)."""
     out = np.full((pop.uid.size, inputs.n_folds, len(METRIC_NAMES)), np.nan)
@@ -123,4 +133,5 @@ def scoped_fold_metrics(inputs: TrainInputs, pop: Population, deadline: Deadline
             out[r] = evaluate_genomes(market, pop.family[r], pop.genes[r], bounds, inputs.costs, pop.family_b[r],
                                       pop.genes_b[r])
             done += r.size
+            deadline.begin()
     return Scoped(out, None)

@@ -2,7 +2,8 @@
 
 Each stage reads the previous stage's artifact and writes its own (DESIGN.md). Its cache key is the
 sha256 of: the stage name, the sha256 of every input artifact (for evolve: the market data fingerprint
-and the windows), the run's parameters, the safety scope and the code version — never a path. The
+and the windows), the run's parameters, the safety scope and the code (tasks.run_dir.code_digest, a
+hash of the kernels', exchange's and tasks' sources) — never a path. The
 result (the hashes of the artifacts written, and the stage's summary) is persisted under the result
 storage the flow gives (``<data dir>/cache``), so a retried flow run (``prefect flow-run retry``) or a
 later run of the same stage with the same inputs gets it back without recomputing. A cache hit is only
@@ -29,7 +30,7 @@ from tasks.evolve import prefect_submit, run_evolution
 from tasks.market_source import MarketData
 from tasks.policies import guarded
 from tasks.resilience import ResilienceLog
-from tasks.run_dir import STAGES, RunDir, code_version
+from tasks.run_dir import STAGES, RunDir, code_digest
 from tasks.safety import SafetyScope
 from tasks.serialize import serialize_run
 from tasks.validate import validate_run
@@ -75,7 +76,7 @@ def stage_inputs(ctx: StageContext, stage: str) -> dict[str, str]:
 def stage_cache_key(ctx: StageContext, stage: str) -> str:
     """The cache key of ``stage`` (see the module docstring)."""
     payload = {"stage": stage, "inputs": stage_inputs(ctx, stage), "scope": ctx.scope.name,
-               "parameters": ctx.config.model_dump(mode="json"), "code": code_version()}
+               "parameters": ctx.config.model_dump(mode="json"), "code": code_digest()}
     return f"uce-{stage}-{_sha256_json(payload)}"
 
 

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.commands.common import data_dir
+from flows.ray_auth import token_auth_for
 from tasks.health import all_checks
 
 __all__ = ["register", "run"]
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    token_auth_for(args.ray_address)  # before Ray is imported
     report = all_checks(data_dir(args), api_url=os.environ.get("PREFECT_API_URL"), ray_address=args.ray_address,
                         venue_url=args.venue_url)
     table = Table(title=f"health: {report.level} ({report.score:.0f}/100)")

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from flows.commands.common import data_dir, fail
 from flows.parameters import run_config
+from flows.ray_auth import token_auth_for
 from tasks.config import RunConfig
 from tasks.costs import DEFAULT_CPU_HOUR_PRICE, CostEstimate, cost_refusal
 from tasks.market_source import load_market_data
@@ -86,13 +87,15 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"run [bold]{config.run_id}[/]: {market.source}; {config.evolve.strategies} strategies × "
                   f"{config.evolve.generations} generations on {config.evolve.islands} island(s); "
                   f"estimated cost {estimate.describe()}")
+    token_auth_for(config.ray_address)  # before Ray is imported
     from flows.pipeline import run_pipeline  # heavy imports (Prefect, Ray) only once the input is known good
+    from flows.commands.progress import EvolutionProgress
     from flows.prefect_api import prefect_api
 
     started = time.perf_counter()
-    with prefect_api(root / "prefect"):
+    with prefect_api(root / "prefect"), EvolutionProgress(console) as show:
         report = run_pipeline(config, root, safety_scope=args.safety_scope, cpu_hour_price=args.cpu_hour_price,
-                              force=args.force)
+                              force=args.force, on_event=show)
     _print_summary(console, report, RunDir.for_run(root, config.run_id), time.perf_counter() - started)
     return 0
 
@@ -105,6 +108,8 @@ def _print_summary(console: Console, report: dict, run: RunDir, seconds: float) 
     for stage, secs in report["stage_seconds"].items():
         table.add_row(stage, f"{secs:.1f}" if secs is not None else "-")
     console.print(table)
+    if note := report.get("evolution", {}).get("stop_note"):
+        console.print(f"[yellow]{note}[/]")
     console.print(
         f"evaluated {summary['strategies_evaluated']} genomes ({summary['strategies_generated']} distinct) → "
         f"{summary['candidates']} candidates → {summary['strategies_validated']} validated → "

@@ -8,6 +8,7 @@ import sys
 from rich.console import Console
 
 from flows.commands.common import data_dir, fail
+from flows.ray_auth import token_auth_for
 from tasks.run_dir import STAGES, RunDir
 
 __all__ = ["register", "run"]
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(err))
     if not target.manifest_path.exists():
         return fail(f"no run {args.run!r} under {root / 'runs'} (no manifest.json)")
+    token_auth_for(args.ray_address)  # before Ray is imported
     from flows.pipeline import local_runner, rerun_stage  # Prefect and Ray only once the input is known good
     from flows.prefect_api import prefect_api
 

@@ -69,6 +69,28 @@ def stop(pids: list[int], *, grace_s: float = 10.0) -> None:
             time.sleep(0.1)
 
 
+def stop_groups(leaders: list[subprocess.Popen], *, grace_s: float = 10.0) -> None:
+    """SIGTERM the process groups these child processes lead, SIGKILL them after ``grace_s``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for leader in leaders:
+            try:
+                os.killpg(leader.pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and any(_group_alive(p) for p in leaders):
+            time.sleep(0.1)
+
+
+def _group_alive(leader: subprocess.Popen) -> bool:
+    leader.poll()  # reap the leader: a zombie still counts as a member of its group
+    try:
+        os.killpg(leader.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"

@@ -29,6 +29,7 @@ import pytest
 from orchestration_helpers import REPO, SMALL_RUN, descends_from, manifest, processes, stop
 
 import tasks.gate_venue as gate_venue
+from exchange.settings import ExchangeSettings
 from exchange.venue import Faults, Venue
 from flows.cli import main
 from tasks.atomic import write_json_atomic
@@ -138,7 +139,13 @@ def venues(monkeypatch: pytest.MonkeyPatch):
         made.append(Venue(*args, faults=Faults(error_rate=faults["error_rate"], seed=next(seeds)), **kwargs))
         return made[-1]
 
+    def settings(**kwargs) -> ExchangeSettings:
+        # Gate 3's client tries each request 3 times: at 30 % failures 2.7 % of requests still fail, and a
+        # candidate makes ~100. Six tries, the client's default, leave 0.07 %.
+        return ExchangeSettings(**kwargs | {"max_attempts": 6})
+
     monkeypatch.setattr(gate_venue, "Venue", venue)
+    monkeypatch.setattr(gate_venue, "ExchangeSettings", settings)
     monkeypatch.setitem(POLICIES, "scoped_venue_batch", Policy("venue", retries=3, backoff_s=0.05))
     return made, faults
 

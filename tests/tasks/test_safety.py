@@ -2,7 +2,6 @@
 a violation record instead of hanging."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,14 +43,28 @@ def test_row_chunks_cover_rows_within_the_cell_cap(rows: int, bars: int, cells: 
 
 def test_scoped_items_stop_at_the_limit_and_name_the_violation() -> None:
     scope = SafetyScope("restricted", 10.0, 1_000)
-    # Each clock read advances 4 s: the start, one check per item, and the violation record itself.
+    # Each clock read advances 4 s: the start (after the first item), one check per later item, and the
+    # violation record itself.
     result = scoped_items(list("abcdef"), str.upper, lambda item, reason: f"{item}: {reason}",
                           Deadline(scope, clock=Clock(4.0)), work="validation batch")
-    assert result.value[:2] == ["A", "B"]
+    assert result.value[:3] == ["A", "B", "C"]
     assert result.violation == {"scope": "restricted", "limit_s": 10.0, "elapsed_s": 16.0,
-                                "work": "validation batch", "done": 2, "total": 6}
-    assert result.value[2] == "c: " + stop_reason(result.violation)
-    assert "stopped by safety scope 'restricted': the batch reached its 10 s limit after 2 of 6" in result.value[5]
+                                "work": "validation batch", "done": 3, "total": 6}
+    assert result.value[3] == "d: " + stop_reason(result.violation)
+    assert "stopped by safety scope 'restricted': the batch reached its 10 s limit after 3 of 6" in result.value[5]
+
+
+def test_the_first_item_is_not_counted() -> None:
+    """A fresh worker compiles the kernels during its first item: however long it takes, the batch goes on."""
+    clock = Clock(0.0)
+    deadline = Deadline(SafetyScope("sandbox", 15.0, 1_000), clock=clock)
+
+    def slow_first(item: int) -> int:
+        clock.now += 100.0 if item == 0 else 1.0
+        return item
+
+    result = scoped_items([0, 1, 2], slow_first, lambda item, reason: -1, deadline, work="batch")
+    assert result.value == [0, 1, 2] and result.violation is None
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +96,8 @@ def test_scoped_fold_metrics_leave_unreached_genomes_nan(train_inputs) -> None:
     pop = init_population(12, n_folds=train_inputs.n_folds, rng=np.random.default_rng(4),
                           config=VariationConfig(n_coins=1))
     bars = int(train_inputs.folds[0][-1]) + 1
-    # Clock reads: start, then one per chunk; the third check (after 2 chunks) finds the limit passed.
-    out = scoped_fold_metrics(train_inputs, pop, Deadline(SafetyScope("sandbox", 15.0, 4 * bars), clock=Clock(6.0)))
-    assert out.violation["done"] == 8 and out.violation["total"] == 12
-    assert np.isfinite(out.value[:8, :, 0]).all() and np.isnan(out.value[8:]).all()
+    # Clock reads, 6 s apart: the start after the first chunk, then one check before each later chunk: the
+    # check before the third chunk finds 12 s >= the 10 s limit.
+    out = scoped_fold_metrics(train_inputs, pop, Deadline(SafetyScope("sandbox", 10.0, 3 * bars), clock=Clock(6.0)))
+    assert out.violation["done"] == 6 and out.violation["total"] == 12
+    assert np.isfinite(out.value[:6, :, 0]).all() and np.isnan(out.value[6:]).all()
