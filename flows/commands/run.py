@@ -89,13 +89,12 @@ def run(args: argparse.Namespace) -> int:
                   f"estimated cost {estimate.describe()}")
     token_auth_for(config.ray_address)  # before Ray is imported
     from flows.pipeline import run_pipeline  # heavy imports (Prefect, Ray) only once the input is known good
-    from flows.commands.progress import EvolutionProgress
     from flows.prefect_api import prefect_api
 
     started = time.perf_counter()
-    with prefect_api(root / "prefect"), EvolutionProgress(console) as show:
+    with prefect_api(root / "prefect"):
         report = run_pipeline(config, root, safety_scope=args.safety_scope, cpu_hour_price=args.cpu_hour_price,
-                              force=args.force, on_event=show)
+                              force=args.force)
     _print_summary(console, report, RunDir.for_run(root, config.run_id), time.perf_counter() - started)
     return 0
 
@@ -108,7 +107,7 @@ def _print_summary(console: Console, report: dict, run: RunDir, seconds: float) 
     for stage, secs in report["stage_seconds"].items():
         table.add_row(stage, f"{secs:.1f}" if secs is not None else "-")
     console.print(table)
-    if note := report.get("evolution", {}).get("stop_note"):
+    if note := report.get("phase_performance", {}).get("stop_note"):
         console.print(f"[yellow]{note}[/]")
     console.print(
         f"evaluated {summary['strategies_evaluated']} genomes ({summary['strategies_generated']} distinct) → "
