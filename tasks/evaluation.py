@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from kernels.evaluate import Costs, Market, evaluate
-from kernels.metrics import METRIC_NAMES
 from tasks.config import CostConfig
 from tasks.market_source import CoinData
 from tasks.market_store import interval_timedelta
 
-__all__ = ["evaluate_genomes", "kernel_costs", "kernel_market", "metric_index", "metrics_frame"]
+__all__ = ["evaluate_genomes", "kernel_costs", "kernel_market"]
 
 _SECONDS_PER_YEAR = 365.0 * 24 * 3600
 
@@ -29,17 +27,9 @@ def kernel_costs(costs: CostConfig) -> Costs:
     return Costs(fee=costs.taker_fee, slippage=costs.slippage_bps / 10_000.0)
 
 
-def metric_index(name: str) -> int:
-    return METRIC_NAMES.index(name)
-
-
 def evaluate_genomes(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np.ndarray,
                      costs: Costs, families_b: np.ndarray | None = None,
                      genes_b: np.ndarray | None = None) -> np.ndarray:
     """metrics[S, K, N_METRICS]; ensembles (families_b ≥ 0) average their two members' positions."""
     return evaluate(market, families, genes, bounds, costs, families_b=families_b, genes_b=genes_b)
 
-
-def metrics_frame(metrics: np.ndarray, prefix: str = "") -> pd.DataFrame:
-    """metrics[S, N_METRICS] as named columns."""
-    return pd.DataFrame(metrics, columns=[f"{prefix}{m}" for m in METRIC_NAMES])
