@@ -8,10 +8,16 @@ source file makes any edit start a fresh cache. Ray workers inherit the variable
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-__all__ = ["use_kernel_cache"]
+__all__ = ["use_kernel_cache", "start_compiling", "wait_compiled"]
+
+log = logging.getLogger(__name__)
 
 _KERNELS = Path(__file__).resolve().parents[1] / "kernels"
 _DEFAULT_BASE = Path.home() / ".cache" / "uce" / "numba"
@@ -36,3 +42,24 @@ def use_kernel_cache() -> Path:
     root = Path(current or _DEFAULT_BASE) / digest
     os.environ["NUMBA_CACHE_DIR"] = str(root)
     return root
+
+
+def start_compiling() -> subprocess.Popen:
+    """Compile every kernel into the cache in a background process (kernels.warmup), so a cold run
+    compiles once while the Prefect server starts instead of once per Ray worker."""
+    use_kernel_cache()
+    return subprocess.Popen([sys.executable, "-m", "kernels.warmup"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_compiled(process: subprocess.Popen) -> None:
+    """Block until `process` (from start_compiling) ends. A failure is logged, not raised: the workers
+    then compile what they need themselves, and any real kernel error surfaces there with its context."""
+    started = time.perf_counter()
+    _, errors = process.communicate()
+    if process.returncode:
+        last = (errors or "").strip().splitlines()[-1:] or ["no output"]
+        log.warning("kernel warm-up exited with %s (%s); workers will compile on first use",
+                    process.returncode, last[0])
+    else:
+        log.debug("kernel warm-up finished (waited %.1f s)", time.perf_counter() - started)

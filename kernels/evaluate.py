@@ -97,9 +97,11 @@ def returns(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np.
     bounds = _check_bounds(bounds, len(market.close))
     stop = int(bounds[-1]) + 1
     arrays = _sliced(market, stop)
-    out = np.zeros((len(population[0]), len(market.close)))
+    per_bar = np.zeros((len(population[0]), stop))  # contiguous, so evaluate's compiled variant is reused
     _evaluate_nb(*population, *arrays, _build_banks(arrays, *population), bounds, costs.fee, costs.slippage,
-                 float(market.bars_per_year), np.empty((len(out), len(bounds) - 1, N_METRICS)), out[:, :stop])
+                 float(market.bars_per_year), np.empty((len(per_bar), len(bounds) - 1, N_METRICS)), per_bar)
+    out = np.zeros((len(per_bar), len(market.close)))
+    out[:, :stop] = per_bar
     return out
 
 
@@ -120,11 +122,11 @@ def positions(market: Market, family: int, genes: np.ndarray, stop: int | None =
 def _check_population(families: np.ndarray, genes: np.ndarray, families_b: np.ndarray | None = None,
                       genes_b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(families, genes, families_b, genes_b) as contiguous int64 / float64; members b default to none."""
-    families = np.ascontiguousarray(families, dtype=np.int64)
-    genes = np.ascontiguousarray(genes, dtype=np.float64)
+    families = _kernel_array(families, np.int64)
+    genes = _kernel_array(genes, np.float64)
     size = len(families)
-    families_b = np.full(size, -1, np.int64) if families_b is None else np.ascontiguousarray(families_b, np.int64)
-    genes_b = np.full((size, N_GENES), 0.5) if genes_b is None else np.ascontiguousarray(genes_b, np.float64)
+    families_b = np.full(size, -1, np.int64) if families_b is None else _kernel_array(families_b, np.int64)
+    genes_b = np.full((size, N_GENES), 0.5) if genes_b is None else _kernel_array(genes_b, np.float64)
     for name, f, g, lowest in (("", families, genes, 0), ("_b", families_b, genes_b, -1)):
         if f.shape != (size,) or g.shape != (size, N_GENES):
             raise ValueError(f"families{name} shape {f.shape} and genes{name} shape {g.shape} must be ({size},) "
@@ -137,8 +139,17 @@ def _check_population(families: np.ndarray, genes: np.ndarray, families_b: np.nd
     return families, genes, families_b, genes_b
 
 
+def _kernel_array(a: np.ndarray, dtype: type) -> np.ndarray:
+    """`a` as a C-contiguous, writable array of `dtype` (copied only when it is not one already).
+
+    numba compiles one variant per argument type, and read-only arrays (Parquet columns, Ray's object
+    store) are a different type from writable ones: a cold run compiled `_evaluate_nb` five times
+    (~45 s each) before every caller handed it the same kind of array."""
+    return np.require(a, dtype=dtype, requirements=("C_CONTIGUOUS", "WRITEABLE"))
+
+
 def _check_bounds(bounds: np.ndarray, n: int) -> np.ndarray:
-    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    bounds = _kernel_array(bounds, np.int64)
     if bounds.ndim != 1 or len(bounds) < 2 or bounds[0] < 0 or bounds[-1] >= n or np.any(np.diff(bounds) <= 0):
         raise ValueError(f"bounds={bounds!r} must be >= 2 strictly increasing bar indices in [0, {n - 1}]")
     return bounds
@@ -153,7 +164,7 @@ def _sliced(market: Market, stop: int) -> tuple[np.ndarray, ...]:
         a = np.asarray(getattr(market, name))
         if a.ndim != 1 or len(a) != len(market.close):
             raise ValueError(f"market.{name} has shape {a.shape}; expected ({len(market.close)},) like close")
-        a = np.ascontiguousarray(a[:stop], dtype=np.float64)
+        a = _kernel_array(a[:stop], np.float64)
         if not np.all(np.isfinite(a)):
             raise ValueError(f"market.{name} has a non-finite value at bar {int(np.argmin(np.isfinite(a)))}")
         arrays.append(a)

@@ -138,3 +138,25 @@ def test_bad_market_raises(market):
         evaluate(market._replace(bars_per_year=0.0), *one)
     with pytest.raises(ValueError, match="stop"):
         positions(market, 0, np.full(N_GENES, 0.5), stop=0)
+
+
+def test_read_only_inputs_and_returns_reuse_the_one_compiled_variant():
+    """Parquet columns and Ray's object store hand out read-only arrays; each distinct argument type
+    costs a full compile of the parallel kernel (~45 s cold), so every entry point must normalise."""
+    from kernels.evaluate import _evaluate_nb
+
+    market = synthetic_market(300, seed=3)
+    families, genes = _population(5, per_family=1)
+    bounds = np.array([20, 150, 299])
+    evaluate(market, families, genes, bounds, COSTS)
+    variants = len(_evaluate_nb.signatures)
+    frozen = Market(*(np.frombuffer(a.tobytes()) for a in market[:6]), market.bars_per_year)
+    assert not frozen.close.flags.writeable
+    read_only_genes = genes.copy()
+    read_only_genes.flags.writeable = False
+    read_only_bounds = bounds.copy()
+    read_only_bounds.flags.writeable = False
+    got = evaluate(frozen, families, read_only_genes, read_only_bounds, COSTS)
+    returns(frozen, families, read_only_genes, np.array([20, 150]), COSTS)  # a window short of the last bar
+    assert len(_evaluate_nb.signatures) == variants
+    np.testing.assert_array_equal(got, evaluate(market, families, genes, bounds, COSTS))
