@@ -202,8 +202,8 @@ def _grow_tree_nb(z: np.ndarray, y: np.ndarray, count: int, depth: int, quantile
 
     z[c, i]: score of sample i on component c. Each node splits on its most label-correlated component
     at that component's `quantile` within the node, if both children keep MIN_LEAF samples.
-    out_comp[i] = split component or -1 for a leaf, out_thr[i] its threshold (go left when <=),
-    out_value[i] the node's mean label. The samples are reordered in place so that each node's are a
+    out_comp[i] = split component, out_thr[i] its threshold (go left when <=), out_value[i] the node's
+    mean label; leaves above the last level are completed by _complete_tree_nb. The samples are reordered in place so that each node's are a
     contiguous range [start, stop). Cost O(count * depth * components).
     """
     n_nodes = len(out_comp)
@@ -228,14 +228,27 @@ def _grow_tree_nb(z: np.ndarray, y: np.ndarray, count: int, depth: int, quantile
         out_comp[node], out_thr[node] = c, threshold
         start[2 * node + 1], stop[2 * node + 1] = a, middle
         start[2 * node + 2], stop[2 * node + 2] = middle, b
+    _complete_tree_nb(out_comp, out_thr, out_value)
 
 
 @njit(cache=True)
-def _predict_tree_nb(z: np.ndarray, comp: np.ndarray, thr: np.ndarray, value: np.ndarray) -> float:
-    """The leaf value reached by scores z."""
+def _complete_tree_nb(comp: np.ndarray, thr: np.ndarray, value: np.ndarray) -> None:
+    """Turn every leaf above the last level into a split that always goes left (component 0, threshold
+    +inf) down to a last-level copy of its value, so prediction walks exactly `depth` levels with no
+    data-dependent branch (a mispredicted branch per level cost more than the rest of a prediction)."""
+    for node in range(len(comp) // 2):  # heap order: a parent is completed before its children
+        if comp[node] < 0:
+            comp[node], thr[node] = 0, np.inf
+            for child in (2 * node + 1, 2 * node + 2):
+                comp[child], value[child] = -1, value[node]
+
+
+@njit(cache=True)
+def _predict_tree_nb(z: np.ndarray, comp: np.ndarray, thr: np.ndarray, value: np.ndarray, depth: int) -> float:
+    """The leaf value reached by scores z in a completed tree of `depth` levels (_complete_tree_nb)."""
     node = 0
-    while comp[node] >= 0:
-        node = 2 * node + 1 if z[comp[node]] <= thr[node] else 2 * node + 2
+    for _ in range(depth):
+        node = 2 * node + 1 + (z[comp[node]] > thr[node])
     return value[node]
 
 
@@ -262,7 +275,7 @@ def pca_tree_quantile_from_bank_1d_nb(genes: np.ndarray, x: np.ndarray, y: np.nd
             out[t] = 0.0
             continue
         _scores_nb(x, t, weights, offset, z_now)
-        out[t] = signal_from_score_nb(_predict_tree_nb(z_now, comp, thr, value), threshold)
+        out[t] = signal_from_score_nb(_predict_tree_nb(z_now, comp, thr, value, depth), threshold)
 
 
 @njit(cache=True)

@@ -208,7 +208,7 @@ def test_tree_finds_a_planted_quantile_pattern():
     comp, thr, value = np.full(7, -1), np.empty(7), np.empty(7)
     _grow_tree_nb(z.copy(), y.copy(), n, 2, 0.7, comp, thr, value)
     assert comp[0] == 1
-    hits = np.array([_predict_tree_nb(z[:, i].copy(), comp, thr, value) for i in range(n)])
+    hits = np.array([_predict_tree_nb(z[:, i].copy(), comp, thr, value, 2) for i in range(n)])
     assert np.corrcoef(hits, y)[0, 1] > 0.95
 
 
