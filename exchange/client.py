@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from eth_account.signers.local import LocalAccount
 from hyperliquid.exchange import Exchange
@@ -30,7 +30,11 @@ from exchange.limits import AssetRules
 from exchange.retry import call_with_retries
 from exchange.settings import ExchangeSettings
 
-__all__ = ["HyperliquidClient", "OrderResult", "Position", "AccountState"]
+__all__ = ["HyperliquidClient", "OrderResult", "Position", "AccountState", "Tpsl", "TRIGGER_SLIPPAGE"]
+
+Tpsl = Literal["sl", "tp"]
+TRIGGER_SLIPPAGE = 0.1
+"""How far beyond its trigger a market TP/SL may fill (fraction): Hyperliquid's TP/SL page gives 10 %."""
 
 _LANDED = object()
 """Marker: a re-sent action was refused as a duplicate nonce, so its first copy had been accepted."""
@@ -68,6 +72,8 @@ class AccountState(NamedTuple):
     margin_used: float
     withdrawable: float
     positions: dict[str, Position]
+    time_ms: int | None = None
+    """The venue's clock when it answered (epoch ms; a replaying venue's replay time), if it says."""
 
 
 def _refused(status: str) -> bool:
@@ -84,7 +90,8 @@ def _order_result(cloid: Cloid, answer: dict[str, Any]) -> OrderResult:
 
 
 class HyperliquidClient:
-    """Orders, cancels, leverage and account state for one wallet on one endpoint.
+    """Orders (limit, market, reduce-only TP/SL triggers), cancels, leverage and account state for one
+    wallet on one endpoint.
 
     Args:
         wallet: the signing account (see `exchange.secrets.load_wallet`); never logged or stored elsewhere.
@@ -111,6 +118,11 @@ class HyperliquidClient:
 
     def __repr__(self) -> str:
         return f"HyperliquidClient(address={self.address}, url={self._settings.url})"
+
+    @property
+    def settings(self) -> ExchangeSettings:
+        """Endpoint, timeout and retry policy of this client."""
+        return self._settings
 
     @property
     def address(self) -> str:
@@ -146,7 +158,8 @@ class HyperliquidClient:
                                             float(p["unrealizedPnl"]), int(p["leverage"]["value"]), funding)
         summary = state["marginSummary"]
         return AccountState(float(summary["accountValue"]), float(summary["totalMarginUsed"]),
-                            float(state["withdrawable"]), positions)
+                            float(state["withdrawable"]), positions,
+                            int(state["time"]) if state.get("time") is not None else None)
 
     def open_orders(self) -> list[dict[str, Any]]:
         """The wallet's resting orders as the venue lists them (frontend shape, with cloid)."""
@@ -187,15 +200,44 @@ class HyperliquidClient:
         `size` (coin units) and `limit_px` (USD) are rounded to the coin's lot and tick first. If the
         venue already holds a live order with this cloid, that order is returned and nothing is sent.
         """
+        px = self._rules(coin).round_price(limit_px)
+        return self._place(coin, is_buy, size, px, {"limit": {"tif": tif}}, reduce_only,
+                           cloid_for(strategy_id, bar_time, tag))
+
+    def trigger_order(self, coin: str, is_buy: bool, size: float, trigger_px: float, *, tpsl: Tpsl,
+                      strategy_id: str, bar_time: int, tag: str = "",
+                      slippage: float = TRIGGER_SLIPPAGE) -> OrderResult:
+        """A reduce-only stop loss (tpsl "sl") or take profit ("tp") that rests until the price reaches
+        `trigger_px`, then executes as a market order no more than `slippage` (fraction) beyond it; at
+        most once per (strategy_id, bar_time, tag), like `place_order`.
+
+        `is_buy` is the side that closes the position (True closes a short). The trigger and the
+        worst price (its limit) are rounded to the coin's tick, `size` to its lot.
+
+        Example:
+            client.trigger_order("BTC", False, 0.01, entry * 0.98, tpsl="sl", strategy_id=sid, bar_time=t, tag="sl")
+        """
+        if tpsl not in ("sl", "tp"):
+            raise ValueError(f"tpsl={tpsl!r}: expected 'sl' (stop loss) or 'tp' (take profit)")
+        if not 0 <= slippage < 1:
+            raise ValueError(f"slippage={slippage!r}: expected a fraction in [0, 1)")
         rules = self._rules(coin)
-        sz, px = rules.round_size(size), rules.round_price(limit_px)
+        trigger = rules.round_price(trigger_px)
+        worst = rules.round_price(trigger * (1 + slippage if is_buy else 1 - slippage))
+        order_type = {"trigger": {"triggerPx": trigger, "isMarket": True, "tpsl": tpsl}}
+        return self._place(coin, is_buy, size, worst, order_type, True, cloid_for(strategy_id, bar_time, tag))
+
+    def _place(self, coin: str, is_buy: bool, size: float, px: float, order_type: dict[str, Any],
+               reduce_only: bool, cloid: Cloid) -> OrderResult:
+        """Send one order (price already on the tick) unless its cloid is live; its result."""
+        rules = self._rules(coin)
+        sz = rules.round_size(size)
         if sz == 0:
             raise InvalidSizeError(f"size={size} rounds to 0 at {rules.sz_decimals} decimals for {coin}")
-        cloid = cloid_for(strategy_id, bar_time, tag)
         known = self.order_status(cloid)
         if known.get("status") == "order" and not _refused(known["order"]["status"]):
             return _order_result(cloid, known["order"])
-        request = {"coin": coin, "is_buy": is_buy, "sz": sz, "limit_px": px, "order_type": {"limit": {"tif": tif}},
+        request = {"coin": coin, "is_buy": is_buy, "sz": sz, "limit_px": px, "order_type": order_type,
                    "reduce_only": reduce_only, "cloid": cloid}
         action = order_wires_to_order_action([order_request_to_order_wire(request, self.info.name_to_asset(coin))])
         answer = self._submit(action)

@@ -23,6 +23,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from exchange.secrets import load_wallet
 from flows.parameters import flow_parameters, run_config
 from flows.ray_runner import EMBEDDED_RAY, UceRayTaskRunner, ray_task_runner, start_ray  # noqa: F401 - bench/evolution.py imports the first and third from here
 from tasks.breakers import BreakerBoard, BreakerSettings
@@ -73,6 +74,10 @@ def ultra_compressed_evolution(
     ray_address: str = "",
     workers: int | None = None,
     data_dir: str = "data",
+    validation_concurrency: int = 10,
+    testnet: bool = False,
+    testnet_minutes: float = 30.0,
+    testnet_url: str = "testnet",
 ) -> dict:
     """Evolve strategies on the train window, keep the ones that hold up out of sample, deploy the best.
 
@@ -95,11 +100,19 @@ def ultra_compressed_evolution(
         ray_address: HOST:PORT of an existing Ray cluster; empty = an embedded Ray
         workers: CPUs of the embedded Ray; empty = all of this machine's
         data_dir: the market store and run artifacts
+        validation_concurrency: validation batches in flight (one task each)
+        testnet: gate 3 trades forward in real time on the Hyperliquid testnet (key from $UCE_PRIVATE_KEY or
+            the Prefect Secret block 'uce-private-key') instead of replaying the live window on the loopback venue
+        testnet_minutes: wall-clock minutes each candidate trades forward with testnet
+        testnet_url: where testnet trades: 'testnet' or the URL of a Hyperliquid-compatible API (a `uce venue`)
     """
     config = run_config(run_id=run_id, test_mode=test_mode, coins=coins, interval=interval, seed=seed, hours=hours,
                         strategies=strategies, batch_size=batch_size, generations=generations,
                         validation_mode=validation_mode, cost_limit=cost_limit, ray_address=ray_address,
-                        workers=workers)
+                        workers=workers, validation_concurrency=validation_concurrency, testnet=testnet,
+                        testnet_minutes=testnet_minutes, testnet_url=testnet_url)
+    if config.validation.testnet:
+        load_wallet()  # no key: fail now, not hours later in gate 3 (the error names where it looked, never a key)
     run = RunDir.for_run(Path(data_dir).expanduser().resolve(), config.run_id)
     orchestration = {"safety_scope": safety_scope, "cpu_hour_price": cpu_hour_price, "force": force}
     run.update_manifest(run_id=config.run_id, status="running", code_version=code_version(),

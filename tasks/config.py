@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from hyperliquid.utils.constants import MAINNET_API_URL
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tasks.run_dir import new_run_id
 
@@ -89,6 +90,28 @@ class ValidationConfig(_Frozen):
     venue_tolerance: float = Field(0.01, gt=0, description="|live - expected return| at which performance is 0")
     venue_capital: float = Field(100_000.0, gt=0, description="USDC funding the gate-3 account")
     concurrency: int = Field(10, ge=1, description="validation batches in flight (one task each)")
+    # Gate 3 forward in real time (--testnet) instead of the loopback replay of the live window.
+    testnet: bool = Field(False, description="gate 3 trades forward on testnet_url with the wallet's own key")
+    testnet_minutes: float = Field(30.0, gt=0, le=24 * 60, description="wall-clock minutes each candidate trades")
+    testnet_url: str = Field("testnet", description="'testnet' or the http(s) URL of a Hyperliquid-compatible "
+                                                    "API (a `uce venue`); never mainnet")
+    testnet_poll_s: float = Field(5.0, gt=0, le=60, description="seconds between polls for a new bar")
+
+    @field_validator("testnet_url")
+    @classmethod
+    def _never_mainnet(cls, value: str) -> str:
+        # Validation trades with real orders: a typo must not send them to the real money venue.
+        if value == "mainnet" or value.rstrip("/") == MAINNET_API_URL:
+            raise ValueError(f"{value!r} is Hyperliquid mainnet; gate 3 only trades on the testnet or a loopback venue")
+        if value != "testnet" and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r}: expected 'testnet' or an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _testnet_needs_gate3(self) -> "ValidationConfig":
+        if self.testnet and self.mode != "full":
+            raise ValueError(f"--testnet trades gate 3, which runs only in full validation mode, not {self.mode!r}")
+        return self
 
 
 class DeployConfig(_Frozen):
@@ -124,8 +147,9 @@ class RunConfig(_Frozen):
         return self
 
 
-def test_mode_config(run_id: str, **overrides: object) -> RunConfig:
-    """The small, fast configuration of ``uce run --test-mode``: 50 strategies, islands of 10, 5 generations."""
+def test_mode_config(run_id: str, *, validation: dict | None = None, **overrides: object) -> RunConfig:
+    """The small, fast configuration of ``uce run --test-mode``: 50 strategies, islands of 10, 5 generations,
+    minimal validation; `validation` sets other ValidationConfig fields (e.g. concurrency)."""
     evolve = EvolveConfig(strategies=50, batch_size=10, generations=5, epoch_generations=5, min_trades=2)
-    validation = ValidationConfig(mode="minimal", min_trades=5)
+    validation = ValidationConfig(**{"mode": "minimal", "min_trades": 5} | (validation or {}))
     return RunConfig(run_id=run_id, test_mode=True, evolve=evolve, validation=validation, **overrides)

@@ -1,19 +1,25 @@
-"""Gate 3: the candidate trades the live window through the exchange client (the unmodified SDK inside)
-against the loopback venue replaying those bars, and its real fills are measured.
+"""Gate 3: the candidate trades through the exchange client (the unmodified SDK inside) and its real fills
+are measured against what the replay engine expects on the same bars. Two venues:
 
-Per candidate, a private venue serves the coin's bars up to the live window's end, starting when the
-bar before the window has closed (mid = that close), its clock stepped one bar at a time; a funded
-throwaway account (key derived from the strategy id) trades it. At each bar close the strategy's target
-is read; when it changes, the account is resized with one IOC market order: target x account value /
-mid - position coins (a close is reduce-only; orders under the venue's $10 minimum are skipped). The
-venue fills at mid ± its half-spread (set to the run's slippage) with the run's taker fee and charges
-funding at each bar close.
+- loopback replay (default, `venue_candidate`): the live window replayed at full speed by the loopback
+  venue;
+- forward (`ValidationConfig.testnet`, tasks.gate_testnet): in real time on the Hyperliquid testnet, or
+  any Hyperliquid-compatible URL, for `testnet_minutes`.
 
-Stops: the client has no trigger-order call yet, so gate 3 trades the targets without the candidate's
-stop loss / take profit, and its expectation is the replay engine on the same bars with stops off.
+`gate3_candidate` picks the one the configuration names; `gate3_venue` says which, for the manifest.
+
+Loopback replay, per candidate: a private venue serves the coin's bars up to the live window's end,
+starting when the bar before the window has closed (mid = that close), its clock stepped one bar at a
+time; a funded throwaway account (key derived from the strategy id) trades it with a
+tasks.gate_trader.CandidateTrader: at each bar close the strategy's target is read and, when it changes,
+the account is resized with one IOC market order; the candidate's stop loss / take profit rest on the
+venue as reduce-only trigger orders, which the venue executes on the bar whose low / high reaches them
+(at the trigger, or at the open when the bar gaps through it). The venue fills at mid ± its half-spread
+(set to the run's slippage) with the run's taker fee and charges funding at each bar close. The
+expectation is the replay engine on the same bars with the same targets and stops.
 
 Measured: live return (account value) vs that expectation, slippage of each fill vs the mid, rejected
-orders, latency of each order call. Scores in [0, 1]:
+orders, latency of each order call, stop exits the venue executed. Scores in [0, 1]:
     performance = max(0, 1 - |live return - expected return| / venue_tolerance)
     execution   = mean(max(0, 1 - mean |slippage| / 10 bp), 1 - rejected / orders, max(0, 1 - p95 latency / 1 s))
 The gate passes when performance >= min_venue_performance; its score is the mean of the two.
@@ -21,27 +27,47 @@ The gate passes when performance >= min_venue_performance; its score is the mean
 from __future__ import annotations
 
 import hashlib
-import time
 
 import numpy as np
 from eth_account import Account
 
 from exchange.client import HyperliquidClient
-from exchange.errors import ExchangeError
 from exchange.ids import NonceSource
-from exchange.limits import MIN_NOTIONAL_USD, Fees
+from exchange.limits import Fees
 from exchange.replay import Broker, Engine, TargetSeries
 from exchange.settings import ExchangeSettings
 from exchange.venue import Venue, VenueServer
 from exchange.venue.data import BAR_MS, CoinSeries
 from kernels.evaluate import Costs
 from tasks.candidate import Candidate, CoinInputs
+from tasks.config import ValidationConfig
 from tasks.gate_replay import replay_bars
+from tasks.gate_testnet import forward_venue, testnet_candidate
+from tasks.gate_trader import LATENCY_SCALE_MS, SLIPPAGE_SCALE_BPS, CandidateTrader, expected_exits, gate3_scores
 
-__all__ = ["SLIPPAGE_SCALE_BPS", "LATENCY_SCALE_MS", "venue_candidate"]
+__all__ = ["LATENCY_SCALE_MS", "LOOPBACK_REPLAY", "SLIPPAGE_SCALE_BPS", "gate3_candidate", "gate3_venue",
+           "venue_candidate", "venue_series"]
 
-SLIPPAGE_SCALE_BPS = 10.0  # mean |slippage| at which the execution score's slippage part reaches 0
-LATENCY_SCALE_MS = 1000.0  # p95 order latency at which its latency part reaches 0
+LOOPBACK_REPLAY = "loopback replay"
+"""gate3_venue of a candidate whose live window was replayed by the loopback venue."""
+
+
+def gate3_candidate(candidate: Candidate, coin: CoinInputs | None, costs: Costs, config: ValidationConfig) -> dict:
+    """gate3_* values of one candidate on the venue `config` names (module docstring); `coin` (the bars
+    through the live window) is only read by the loopback replay."""
+    if config.testnet:
+        return testnet_candidate(candidate, costs, config)
+    if coin is None:
+        raise ValueError(f"gate 3 of {candidate.strategy_id}: the loopback replay needs the coin's live-window bars")
+    return venue_candidate(candidate, coin, costs, capital=config.venue_capital, tolerance=config.venue_tolerance)
+
+
+def gate3_venue(config: ValidationConfig) -> str:
+    """Which venue gate 3 trades on, in words (the manifest's validation.gate3_venue)."""
+    if config.testnet:
+        return (f"{forward_venue(config.testnet_url)} at {ExchangeSettings(endpoint=config.testnet_url).url}, "
+                f"{config.testnet_minutes:g} min per candidate in real time; venue-held stop orders")
+    return f"{LOOPBACK_REPLAY} of the live window; venue-held stop orders"
 
 
 def venue_series(coin_name: str, coin: CoinInputs) -> CoinSeries:
@@ -53,69 +79,32 @@ def venue_series(coin_name: str, coin: CoinInputs) -> CoinSeries:
 
 def venue_candidate(candidate: Candidate, coin: CoinInputs, costs: Costs, *, capital: float,
                     tolerance: float) -> dict:
-    """gate3_* values of one candidate traded over the live window (module docstring)."""
+    """gate3_* values of one candidate traded over the live window on the loopback venue (module docstring)."""
     l0, l1 = coin.live
     if l1 - l0 < 2:
         raise ValueError(f"the live window has {l1 - l0} bars; gate 3 needs at least 2")
     target = candidate.targets(coin.market, stop=l1).tolist()  # Python floats: the SDK msgpacks what it is given
+    stop_loss, take_profit = candidate.stops()
     wallet = Account.from_key(hashlib.sha256(f"uce-gate3|{candidate.strategy_id}".encode()).digest())
-    venue = Venue({candidate.coin: venue_series(candidate.coin, coin)}, start_ms=int(coin.times_ms[l0 - 1]) + BAR_MS,
-                  speed=0.0, accounts={wallet.address: capital}, fees=Fees(taker=costs.fee),
-                  half_spread=costs.slippage)
-    orders = rejected = skipped = 0
-    slippage_bps, latency_ms = [], []
+    start_ms = int(coin.times_ms[l0 - 1]) + BAR_MS
+    venue = Venue({candidate.coin: venue_series(candidate.coin, coin)}, start_ms=start_ms, speed=0.0,
+                  accounts={wallet.address: capital}, fees=Fees(taker=costs.fee), half_spread=costs.slippage)
     with VenueServer(venue) as server:
         client = HyperliquidClient(wallet, ExchangeSettings(endpoint=server.url, timeout_s=5.0, max_attempts=6,
                                                             backoff_s=0.01), nonces=NonceSource())
-        rules = client.rules[candidate.coin]
-        client.update_leverage(candidate.coin, min(10, rules.max_leverage))
-        previous = 0.0
+        client.update_leverage(candidate.coin, min(10, client.rules[candidate.coin].max_leverage))
+        trader = CandidateTrader(client, candidate.coin, candidate.strategy_id, stop_loss=stop_loss,
+                                 take_profit=take_profit, capital=capital)
         for t in range(l0 - 1, l1):
-            if target[t] != previous:
-                previous = target[t]
-                state = client.user_state()
-                held = state.positions[candidate.coin].size if candidate.coin in state.positions else 0.0
-                mid = client.mid(candidate.coin)
-                size = target[t] * state.account_value / mid - held
-                closing = target[t] == 0.0 and held != 0.0
-                if closing:
-                    size = -held
-                if size == 0.0 or rules.round_size(abs(size)) == 0.0 or (
-                        not closing and abs(size) * mid < MIN_NOTIONAL_USD):
-                    skipped += 1
-                else:
-                    orders += 1
-                    started = time.perf_counter()
-                    try:
-                        result = client.market_order(candidate.coin, size > 0, abs(size),
-                                                     strategy_id=candidate.strategy_id,
-                                                     bar_time=int(coin.times_ms[t]), reduce_only=closing)
-                    except ExchangeError:
-                        rejected += 1
-                    else:
-                        if result.avg_px is not None:
-                            slippage_bps.append((result.avg_px / mid - 1.0) * 1e4 * (1.0 if size > 0 else -1.0))
-                    latency_ms.append((time.perf_counter() - started) * 1000.0)
+            trader.on_bar(target[t], int(coin.times_ms[t]))
             if t < l1 - 1:
                 venue.step(BAR_MS)
-        live_value = client.user_state().account_value
-    expected = Engine(TargetSeries(np.asarray(target)), Broker(fee=costs.fee, slippage=costs.slippage), capital=capital)
+        end = client.user_state()
+    expected = Engine(TargetSeries(np.asarray(target)), Broker(fee=costs.fee, slippage=costs.slippage),
+                      capital=capital, stop_loss=stop_loss, take_profit=take_profit)
     expected.run(replay_bars(coin, l0 - 1, l1))
-    live_return = live_value / capital - 1.0
-    expected_return = expected.books.equity / capital - 1.0
-    mean_slip = float(np.mean(np.abs(slippage_bps))) if slippage_bps else 0.0
-    p95_latency = float(np.percentile(latency_ms, 95)) if latency_ms else 0.0
-    performance = max(0.0, 1.0 - abs(live_return - expected_return) / tolerance)
-    execution = float(np.mean([max(0.0, 1.0 - mean_slip / SLIPPAGE_SCALE_BPS), 1.0 - rejected / max(orders, 1),
-                               max(0.0, 1.0 - p95_latency / LATENCY_SCALE_MS)]))
-    return {
-        "gate3_return": live_return,
-        "gate3_expected_return": expected_return,
-        "gate3_orders": orders,
-        "gate3_rejected": rejected,
-        "gate3_skipped_orders": skipped,
-        "gate3_slippage_bps": mean_slip,
-        "gate3_latency_ms_p95": p95_latency,
-        "gate3_performance": performance,
-        "gate3_execution": execution,
-    }
+    measures = trader.measures() | expected_exits(expected.books)
+    return measures | gate3_scores(trader.equity(end) / capital - 1.0, expected.books.equity / capital - 1.0,
+                                   measures, tolerance) | {
+        "gate3_venue": LOOPBACK_REPLAY, "gate3_start_ms": start_ms, "gate3_end_ms": end.time_ms or venue.clock.now_ms(),
+        "gate3_bars": l1 - l0 + 1}

@@ -38,7 +38,7 @@ from tasks.candidate import Candidate, ValidationInputs, candidates_from_frame, 
 from tasks.config import RunConfig, ValidationConfig
 from tasks.gate_backtest import backtest_candidate, lookahead_leaks, multiple_testing
 from tasks.gate_replay import replay_candidate
-from tasks.gate_venue import venue_candidate
+from tasks.gate_venue import gate3_candidate, gate3_venue
 from tasks.market_source import MarketData
 from tasks.run_dir import RunDir
 from tasks.windows import RunWindows
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 GATE_WEIGHTS = {"gate1": 0.5, "gate2": 0.3, "gate3": 0.2}
 MODE_GATES = {"minimal": ("gate1",), "fast": ("gate1", "gate2"), "full": ("gate1", "gate2", "gate3")}
 GATE3_HOURLY_ONLY = "gate 3 (venue) not performed: the loopback venue replays hourly bars only"
-GATE3_VENUE = "loopback venue replaying the live window; targets only (stop orders are not placed)"
 FAILED_SCORE_CAP = 0.69
 
 
@@ -90,8 +89,7 @@ def venue_batch(candidates: list[Candidate], inputs: ValidationInputs, config: V
     for candidate in candidates:
         row: dict = {"strategy_id": candidate.strategy_id, "gate3_error": ""}
         try:
-            row.update(venue_candidate(candidate, inputs.coins[candidate.coin], inputs.costs,
-                                       capital=config.venue_capital, tolerance=config.venue_tolerance))
+            row.update(gate3_candidate(candidate, inputs.coins.get(candidate.coin), inputs.costs, config))
         except Exception as exc:  # noqa: BLE001 - one broken candidate must not sink the others
             log.exception("gate 3 of %s failed", candidate.strategy_id)
             row["gate3_error"] = f"{type(exc).__name__}: {exc}"
@@ -105,7 +103,8 @@ def prepare_live_inputs(market: MarketData, windows: RunWindows, config: RunConf
 
 
 # Each kind of batch work: how its shared inputs are built, and what one batch does with them.
-_WORK = {"gates12": (prepare_validation_inputs, validate_batch), "gate3": (prepare_live_inputs, venue_batch)}
+_WORK = {"gates12": (prepare_validation_inputs, validate_batch), "gate3": (prepare_live_inputs, venue_batch),
+         "testnet": (prepare_live_inputs, venue_batch)}
 _TASKS = {kind: (task(name=f"prepare-{kind}-inputs", cache_policy=NO_CACHE)(prepare),
                  task(name=f"validate-{kind}-batch", cache_policy=NO_CACHE)(batch))
           for kind, (prepare, batch) in _WORK.items()}
@@ -141,7 +140,7 @@ def validate_run(run: RunDir, market: MarketData, windows: RunWindows, config: R
     summary: dict = {"mode": settings.mode, "gates": list(MODE_GATES[settings.mode]), "candidates": len(candidates),
                      "n_trials": n_trials}
     if "gate3" in MODE_GATES[settings.mode]:
-        summary["gate3_venue"] = GATE3_VENUE
+        summary["gate3_venue"] = gate3_venue(settings)
     if candidates.empty:
         table = candidates.assign(overall_score=[], passed=[], reasons=[], gates_performed=[])
     else:
@@ -153,6 +152,8 @@ def validate_run(run: RunDir, market: MarketData, windows: RunWindows, config: R
         table, stats = _judge(candidates.join(gates), returns, n_trials, settings)
         if "gate3" in MODE_GATES[settings.mode]:
             table = _gate3(table, members, market, windows, config, n_trials, run_batches)
+            if "gate3_start_ms" in table and table["gate3_start_ms"].notna().any():
+                summary["gate3_span_ms"] = [int(table["gate3_start_ms"].min()), int(table["gate3_end_ms"].max())]
         table = _overall(table, settings)
         summary |= stats | {f"{g}_passed": int(table[f"{g}_pass"].sum()) for g in MODE_GATES[settings.mode]
                             if f"{g}_pass" in table}
@@ -181,8 +182,10 @@ def _gate3(table: pd.DataFrame, members: list[Candidate], market: MarketData, wi
         reasons[survivors] = GATE3_HOURLY_ONLY
     elif survivors.any():
         chosen = [m for m, ok in zip(members, survivors) if ok]
-        rows = [r for batch in run_batches("gate3", _batches(chosen, settings.concurrency), market, windows, config,
-                                           n_trials) for r in batch]
+        # Forward sessions share one testnet wallet, so they trade one after another in a single batch.
+        work, batches = (("testnet", [chosen]) if settings.testnet else
+                         ("gate3", _batches(chosen, settings.concurrency)))
+        rows = [r for batch in run_batches(work, batches, market, windows, config, n_trials) for r in batch]
         table = table.join(pd.DataFrame(rows).set_index("strategy_id"), on="strategy_id")
         for i in np.flatnonzero(survivors):
             passed[i], scores[i], reasons[i] = _judge_gate3(table.iloc[i], settings)

@@ -9,6 +9,10 @@ resilience log.
 A gate-3 row whose error is a transient exchange error (the venue unreachable, rate limiting, 5xx)
 fails the whole batch with that error, so that the batch is retried and the venue's breaker counts it;
 any other error stays the candidate's reason.
+
+With ``--testnet`` the survivors trade forward in real time, one after another on one wallet, in a single
+batch (``scoped_testnet_batch``): its time limit grows by the sessions' minutes, and its policy never
+retries (a retry would trade every session again).
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from tasks.safety import Deadline, SafetyScope, Scoped, scoped_items
 from tasks.validate import BatchResult, RunBatches, prepare_live_inputs, validate_batch, venue_batch
 from tasks.windows import RunWindows
 
-__all__ = ["scoped_batches", "scoped_validation_batch", "scoped_venue_batch"]
+__all__ = ["scoped_batches", "scoped_testnet_batch", "scoped_validation_batch", "scoped_venue_batch"]
 
 # Exchange errors worth retrying, by the class name a gate-3 row carries ("TransportError: ...").
 _TRANSIENT = {cls.__name__: cls for cls in vars(errors).values()
@@ -59,11 +63,21 @@ def scoped_venue_batch(candidates: list[Candidate], inputs: ValidationInputs, co
     return Scoped(rows, done.violation)
 
 
+def scoped_testnet_batch(candidates: list[Candidate], inputs: ValidationInputs, config: ValidationConfig,
+                         scope: SafetyScope) -> Scoped:
+    """scoped_venue_batch for forward sessions: the scope's limit plus every session's minutes (the
+    trading itself is bounded by --testnet-minutes, not by kernel work)."""
+    sessions_s = config.testnet_minutes * 60.0 * len(candidates)
+    return scoped_venue_batch(candidates, inputs, config, scope._replace(time_limit_s=scope.time_limit_s + sessions_s))
+
+
 _TASKS = {fn: with_policy(task(name=name, cache_policy=NO_CACHE)(fn)) for fn, name in (
     (prepare_validation_inputs, "prepare-validation-inputs"), (prepare_live_inputs, "prepare-live-inputs"),
-    (scoped_validation_batch, "validate-batch"), (scoped_venue_batch, "venue-batch"))}
+    (scoped_validation_batch, "validate-batch"), (scoped_venue_batch, "venue-batch"),
+    (scoped_testnet_batch, "testnet-batch"))}
 _WORK = {"gates12": (prepare_validation_inputs, scoped_validation_batch),
-         "gate3": (prepare_live_inputs, scoped_venue_batch)}
+         "gate3": (prepare_live_inputs, scoped_venue_batch),
+         "testnet": (prepare_live_inputs, scoped_testnet_batch)}
 
 
 def scoped_batches(scope: SafetyScope) -> RunBatches:

@@ -4,8 +4,9 @@
 - A marketable IOC/GTC order fills in full at mid ± half-spread (never beyond its limit) with the taker fee.
 - A resting limit order fills at its limit price, maker fee, when a later bar trades through it (a buy
   when the bar's low is below the limit, a sell when its high is above).
-- A TP/SL trigger order (reduce-only) fills as a taker at its trigger price, or at the bar's open when the
-  bar gaps through it.
+- A TP/SL trigger order (reduce-only) becomes a market order on the bar whose low/high reaches its trigger:
+  it fills as a taker at the trigger price, or at the bar's open when the bar gaps through it, worsened
+  by the half-spread like every taker fill (a sell at the bid side, a buy at the ask side).
 - Cross margin: initial margin Σ |size| x mark / leverage plus the margin of open orders must stay within
   account value; liquidation is not modelled.
 - Funding: each funding row of the data is charged at its timestamp on every open position, size x mark x rate.
@@ -108,9 +109,15 @@ class Engine:
                 falls = (order.tpsl == "sl") != order.is_buy
                 if (low <= order.trigger_px) if falls else (high >= order.trigger_px):
                     px = min(order.trigger_px, bar_open) if falls else max(order.trigger_px, bar_open)
-                    self._fill_resting(order, px, self.fees.taker, crossed=True)
+                    self._fill_resting(order, self._taker_px(coin, px, order.is_buy), self.fees.taker, crossed=True)
             elif (low < order.limit_px) if order.is_buy else (high > order.limit_px):
                 self._fill_resting(order, order.limit_px, self.fees.maker, crossed=False)
+
+    def _taker_px(self, coin: str, px: float, is_buy: bool) -> float:
+        """Where a market order triggered at `px` fills: across the half-spread, on a valid tick. Without
+        it a stop would exit at the mid, better than any other taker order (and than the simulators,
+        which charge their slippage on stop fills too)."""
+        return self.rules[coin].round_price(px * (1 + self.half_spread if is_buy else 1 - self.half_spread))
 
     def _fill_resting(self, order: Order, px: float, fee_rate: float, *, crossed: bool) -> None:
         account = self.accounts[order.owner]

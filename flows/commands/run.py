@@ -9,6 +9,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from exchange.errors import ConfigurationError
+from exchange.secrets import PRIVATE_KEY_BLOCK, PRIVATE_KEY_ENV, load_wallet
 from flows.commands.common import data_dir, fail
 from flows.parameters import run_config
 from flows.ray_auth import token_auth_for
@@ -46,25 +48,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="CPUs for the embedded Ray (default: all of this machine's); with --ray-address, the "
                         "cluster's CPUs for the cost estimate")
     p.add_argument("--run-id", help="name of the run folder (default: UTC time)")
+    p.add_argument("--validation-concurrency", default="10", metavar="N",
+                   help="validation batches in flight, one task each (10)")
+    p.add_argument("--testnet", action="store_true",
+                   help="gate 3 trades forward in real time on the Hyperliquid testnet instead of replaying the live "
+                        f"window on the loopback venue; key from ${PRIVATE_KEY_ENV} or the Prefect Secret block "
+                        f"'{PRIVATE_KEY_BLOCK}'")
+    p.add_argument("--testnet-minutes", default="30", metavar="MINUTES",
+                   help="with --testnet: wall-clock minutes each candidate trades (30)")
+    p.add_argument("--testnet-url", default="testnet", metavar="URL",
+                   help="with --testnet: 'testnet' or the URL of a Hyperliquid-compatible API such as `uce venue` "
+                        "(testnet)")
     p.set_defaults(func=run)
 
 
 _FLAGS = {"strategies": "--strategies", "batch_size": "--batch-size", "generations": "--generations",
-          "hours": "--hours", "workers": "--workers", "cost_limit": "--cost-limit", "coins": "--coins", "run_id": "--run-id"}
+          "hours": "--hours", "workers": "--workers", "cost_limit": "--cost-limit", "coins": "--coins", "run_id": "--run-id",
+          "concurrency": "--validation-concurrency", "testnet_minutes": "--testnet-minutes",
+          "testnet_url": "--testnet-url"}
+
+
+def _number(text: str, flag: str, kind: type[int] | type[float]) -> int | float:
+    """`text` as an int or float; a ValueError naming the flag otherwise (argparse would print its usage too)."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{flag}: {text!r} is not {'an integer' if kind is int else 'a number'}") from None
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
     return run_config(run_id=args.run_id or "", test_mode=args.test_mode, coins=args.coins, interval=args.interval,
                       seed=args.seed, hours=args.hours, strategies=args.strategies, batch_size=args.batch_size,
                       generations=args.generations, validation_mode=args.validation_mode, cost_limit=args.cost_limit,
-                      ray_address=args.ray_address or "", workers=args.workers)
+                      ray_address=args.ray_address or "", workers=args.workers,
+                      validation_concurrency=_number(args.validation_concurrency, "--validation-concurrency", int),
+                      testnet=args.testnet, testnet_minutes=_number(args.testnet_minutes, "--testnet-minutes", float),
+                      testnet_url=args.testnet_url)
 
 
 def _one_line(err: ValidationError) -> str:
     first = err.errors()[0]
     field = str(first["loc"][-1]) if first["loc"] else ""
     flag = _FLAGS.get(field, field)
-    return f"{flag}: {first['msg'].removeprefix('Value error, ')}" if flag else first["msg"]
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{flag}: {message}" if flag else message
+
+
+def _key_refusal() -> str | None:
+    """Why --testnet cannot trade: no usable key in the environment or the Prefect Secret block (None if
+    there is one). The message names where the key was looked for, never the key."""
+    try:
+        load_wallet()
+    except ConfigurationError as err:
+        return str(err)
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +116,13 @@ def run(args: argparse.Namespace) -> int:
         return fail(_one_line(err))
     except (MarketDataError, ValueError) as err:
         return fail(str(err))
+    # --testnet's key comes from the environment or the Prefect Secret block; a block needs a Prefect API:
+    # the user's own (PREFECT_API_URL) answers now, the run's local server only once it is up below.
+    key_pending = config.validation.testnet
+    if key_pending and (os.environ.get(PRIVATE_KEY_ENV) or os.environ.get("PREFECT_API_URL")):
+        if refusal := _key_refusal():
+            return fail(refusal)
+        key_pending = False
     estimate = CostEstimate(config.workers or os.cpu_count() or 1, config.hours, args.cpu_hour_price)
     refusal = cost_refusal(estimate, config.cost_limit, force=args.force)
     if refusal:
@@ -90,9 +134,14 @@ def run(args: argparse.Namespace) -> int:
     token_auth_for(config.ray_address)  # before Ray is imported
     from flows.pipeline import run_pipeline  # heavy imports (Prefect, Ray) only once the input is known good
     from flows.prefect_api import prefect_api
+    from flows.jit_cache import start_compiling, wait_compiled
 
     started = time.perf_counter()
+    compiling = start_compiling()  # a cold cache compiles while the Prefect server starts
     with prefect_api(root / "prefect"):
+        if key_pending and (refusal := _key_refusal()):
+            return fail(refusal)
+        wait_compiled(compiling)
         report = run_pipeline(config, root, safety_scope=args.safety_scope, cpu_hour_price=args.cpu_hour_price,
                               force=args.force)
     _print_summary(console, report, RunDir.for_run(root, config.run_id), time.perf_counter() - started)

@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import tasks.gate_venue as gate_venue
+from exchange.venue import Venue
+from exchange.venue.data import BAR_MS
 from kernels.evaluate import Costs, Market
 from kernels.families import FAMILY_NAMES, N_FAMILIES
-from kernels.genome import GENE_DIRECTION, N_GENES
-from tasks.candidate import Candidate, CoinInputs
+from kernels.genome import GENE_DIRECTION, GENE_STOP_LOSS, GENE_TAKE_PROFIT, N_GENES
+from tasks.candidate import Candidate, CoinInputs, ValidationInputs, prepare_validation_inputs
 from tasks.config import RunConfig, ValidationConfig
 from tasks.gate_replay import replay_candidate
 from tasks.market_source import CoinData, MarketData
@@ -122,7 +125,8 @@ def test_full_mode_trades_the_survivors_on_the_loopback_venue(tmp_path, sine):
     assert planted["gate3_return"] == pytest.approx(planted["gate3_expected_return"], abs=0.005)
     assert 0.5 <= planted["gate3_performance"] <= 1.0 and 0.0 <= planted["gate3_execution"] <= 1.0
     assert 0.0 < planted["gate3_slippage_bps"] < 5.0  # the venue's 1 bp half-spread plus tick rounding
-    assert planted["gates_performed"] == "gate1,gate2,gate3"
+    assert planted["gates_performed"] == "gate1,gate2,gate3" and planted["gate3_venue"] == "loopback replay"
+    assert planted["gate3_stop_loss_exits"] == planted["gate3_expected_stop_loss_exits"]
     idle = table.loc["idle"]
     assert not idle["gate3_pass"] and idle["gate3_reasons"] == "not run: an earlier gate failed"
     assert summary["gates"] == ["gate1", "gate2", "gate3"] and summary["gate3_passed"] >= 1
@@ -212,3 +216,61 @@ def test_replay_engine_equals_kernel_on_real_data(family, shared_data):
     for candidate in candidates:
         result = replay_candidate(candidate, coin, Costs(), periods=6)
         assert result["gate2_trades_match"], result["gate2_mismatch"]
+
+
+@pytest.fixture(scope="module")
+def live_inputs(sine) -> ValidationInputs:
+    """Gate 3's inputs on the sine market: the bars through the end of the live window."""
+    config = RunConfig(run_id="t")
+    return prepare_validation_inputs(sine, split_windows(sine, config.windows), config, 500, through="live")
+
+
+def _venue_of(candidate: Candidate, inputs: ValidationInputs, monkeypatch) -> tuple[dict, Venue]:
+    """Gate 3 of one candidate on the loopback venue, and that venue (kept to read its books)."""
+    made: list[Venue] = []
+
+    def keep(*args, **kwargs) -> Venue:
+        made.append(Venue(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(gate_venue, "Venue", keep)
+    result = gate_venue.venue_candidate(candidate, inputs.coins["BTC"], inputs.costs, capital=100_000.0,
+                                        tolerance=0.01)
+    return result, made[0]
+
+
+def _trigger_fills(venue: Venue) -> list[tuple[dict, object]]:
+    """(fill, order) of every fill of a TP/SL trigger order on the venue."""
+    (account,) = venue.engine.accounts.values()
+    orders = [(f, venue.engine.orders.by_oid(account.address, f["oid"])) for f in account.fills]
+    return [(f, o) for f, o in orders if o.tif == "Trigger"]
+
+
+def test_gate3_stop_loss_rests_on_the_venue_and_the_venue_executes_it(live_inputs, monkeypatch):
+    tight = Candidate("planted", "BTC", FAMILY_NAMES.index(PLANTED[0]), np.asarray(PLANTED[1]))
+    assert 0.0 < tight.stops()[0] < 0.01  # a 0.57 % stop loss
+    result, venue = _venue_of(tight, live_inputs, monkeypatch)
+    assert result["gate3_stop_loss_exits"] >= 1, result
+    assert result["gate3_stop_loss_exits"] == result["gate3_expected_stop_loss_exits"]
+    assert result["gate3_take_profit_exits"] == result["gate3_expected_take_profit_exits"]
+    assert result["gate3_return"] == pytest.approx(result["gate3_expected_return"], abs=0.002)
+    assert result["gate3_rejected"] == 0 and result["gate3_venue"] == "loopback replay"
+    series = venue.engine.series["BTC"]
+    fired = [(f, o) for f, o in _trigger_fills(venue) if o.tpsl == "sl"]
+    assert len(fired) == result["gate3_stop_loss_exits"]
+    for fill, order in fired:
+        bar = int(np.searchsorted(series.bar_open_ms, fill["time"] - BAR_MS))
+        # Reduce-only, closing the long on the bar whose low reached the trigger, at the trigger or the gapped open.
+        assert order.reduce_only and fill["dir"] == "Close Long" and series.low[bar] <= order.trigger_px
+        assert float(fill["px"]) <= min(order.trigger_px, series.open[bar])
+    coin = live_inputs.coins["BTC"]
+    assert result["gate3_start_ms"] == int(coin.times_ms[coin.live[0] - 1]) + BAR_MS
+    assert result["gate3_end_ms"] - result["gate3_start_ms"] == (result["gate3_bars"] - 1) * BAR_MS
+
+    genes = np.asarray(PLANTED[1]).copy()
+    genes[[GENE_STOP_LOSS, GENE_TAKE_PROFIT]] = 0.0  # stops off
+    loose, loose_venue = _venue_of(tight._replace(genes=genes), live_inputs, monkeypatch)
+    assert loose["gate3_stop_loss_exits"] == 0 and _trigger_fills(loose_venue) == []
+    (account,) = loose_venue.engine.accounts.values()
+    assert loose["gate3_orders"] == len(account.fills)  # market orders only: no stop was ever placed
+    assert loose["gate3_return"] != pytest.approx(result["gate3_return"], abs=1e-4)  # the stop changed the outcome
