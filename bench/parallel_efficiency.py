@@ -33,7 +33,6 @@ from tasks.config import EvolveConfig, RunConfig, ValidationConfig  # noqa: E402
 from tasks.evolve import prefect_submit, run_evolution  # noqa: E402
 from tasks.market_source import load_market_data  # noqa: E402
 from tasks.market_store import MarketStore  # noqa: E402
-from tasks.policies import guarded  # noqa: E402
 from tasks.run_dir import RunDir  # noqa: E402
 from tasks.windows import split_windows  # noqa: E402
 
@@ -46,7 +45,7 @@ def evolve_only(config: RunConfig, data_dir: str) -> dict:
     market = load_market_data(MarketStore(Path(data_dir) / "market"), config.coins, config.interval, config.costs)
     windows = split_windows(market, config.windows)
     return run_evolution(RunDir.for_run(Path(data_dir), config.run_id), market, windows, config,
-                         submit=guarded(prefect_submit))
+                         submit=prefect_submit)
 
 
 def fill_store(root: Path) -> str:

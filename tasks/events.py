@@ -13,6 +13,9 @@ Events are flat dicts with an ``event`` kind (EVENT_KINDS) and a ``time`` (Unix 
   best_cagr, archive_coverage (mean over islands), champions (run total).
 - ``migration``: generation, migrants.
 - ``stopped``: generation, generations, reason (the evolution ended before its last generation).
+- ``violation`` (an island's evaluation of a generation was stopped by its safety scope, tasks.safety):
+  island, generation, scope, limit_s, elapsed_s (seconds), work, done (genomes evaluated), total (genomes
+  in the batch). The genomes not reached got NaN metrics: worst fitness, largest constraint violation.
 
 Sinks are callables taking one event; PrefectArtifacts is the one that feeds the Prefect UI.
 """
@@ -26,11 +29,12 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 
 __all__ = ["EVENT_KINDS", "EventSink", "PrefectArtifacts", "events_frame", "stamped"]
 
-EVENT_KINDS = ("start", "generation", "champion", "epoch", "migration", "stopped")
+EVENT_KINDS = ("start", "generation", "champion", "epoch", "migration", "stopped", "violation")
 EventSink = Callable[[dict], None]
 
 _INTEGER_FIELDS = frozenset({"islands", "population", "generations", "evaluations_planned", "island", "generation",
-                             "uid", "stage", "archive_size", "evaluations", "champions", "epoch", "migrants"})
+                             "uid", "stage", "archive_size", "evaluations", "champions", "epoch", "migrants",
+                             "done", "total"})
 
 # Columns of the island table artifact, from each island's latest generation event.
 _TABLE_COLUMNS = ("island", "generation", "best_fitness", "median_fitness", "best_sharpe", "best_cagr",

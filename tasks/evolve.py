@@ -16,7 +16,14 @@ run_evolution, step by step:
 
 Where the work runs is injected: ``submit(fn, *args, **kwargs)`` returns something with ``.result()``.
 Inside a flow run the default turns each call into a Prefect task on the flow's task runner (Ray);
-outside one (tests, notebooks) the calls run inline.
+outside one (tests, notebooks) the calls run inline. Either way each call runs under its policy from
+tasks.policies (the one table of retries, backoff and time limits): a lost worker or another transient
+error is retried, bad input is not.
+
+Safety scope (tasks.safety): each island's evaluation of a generation is one batch under the run's scope.
+A batch that reaches the scope's time limit stops; the genomes it did not reach get NaN metrics, so the GA
+gives them its worst fitness and they die out, and the island reports a "violation" event (tasks.events)
+that the flow writes to the run's resilience log. The evolution goes on.
 
 Reproducibility: island i's epoch e draws from ``default_rng([seed, i, e])``, the initial population and
 the pilot from their own streams, and results are gathered in island order: the same data and seed give
@@ -50,11 +57,13 @@ from tasks.config import RunConfig
 from tasks.events import EventSink, PrefectArtifacts, events_frame, stamped
 from tasks.genome_table import population_frame, strategy_id, with_parent_ids, with_regime_sharpe
 from tasks.market_source import MarketData
+from tasks.policies import call, submit as submit_under_policy, with_policy
 from tasks.regime_bias import RegimeSettings, regime_pilot, regime_scores
 from tasks.run_dir import RunDir
+from tasks.safety import DEFAULT_SCOPE, Deadline, SafetyScope, scoped_fold_metrics
 from tasks.serialize import select_candidates
 from tasks.feedback import read_paper_feedback
-from tasks.train_inputs import TrainInputs, fold_metrics, prepare_train_inputs
+from tasks.train_inputs import TrainInputs, prepare_train_inputs
 from tasks.windows import RunWindows
 
 __all__ = ["EVOLVE_BUDGET_SHARE", "EvolvePlan", "Evolution", "IslandState", "Submit", "evolve_island",
@@ -116,32 +125,41 @@ def initial_islands(plan: EvolvePlan, n_folds: int, family_weights: np.ndarray) 
 
 
 def evolve_island(state: IslandState, inputs: TrainInputs, *, island: int, epoch: int, first_generation: int,
-                  generations: int, seed: int, ga: GAConfig) -> EpochResult:
-    """One island for one epoch (kernels.ga.loop.evolve_epoch on the train folds).
+                  generations: int, seed: int, ga: GAConfig, scope: SafetyScope = DEFAULT_SCOPE) -> EpochResult:
+    """One island for one epoch (kernels.ga.loop.evolve_epoch on the train folds), each generation's
+    evaluation a batch under ``scope`` (module docstring).
 
     Events come back stamped with this worker's wall clock at the end of their generation; generation
     events also get ``evaluations_per_second``, the island's rate over that generation (breeding included).
+    A generation whose evaluation was stopped by the scope has a "violation" event before its other events.
     """
     rng = np.random.default_rng([seed, island, epoch])
     clock: dict[int, tuple[float, int]] = {}  # generation -> (time its evaluation ended, genomes evaluated)
+    violations: dict[int, dict] = {}  # generation -> its violation event
 
     def evaluate_fn(pop: Population) -> np.ndarray:
-        metrics = fold_metrics(inputs, pop)
-        clock[int(pop.generation.max())] = (time.time(), int(pop.uid.size))
-        return metrics
+        generation = int(pop.generation.max())
+        scoped = scoped_fold_metrics(inputs, pop, Deadline(scope), work=f"island {island} evaluation")
+        clock[generation] = (time.time(), int(pop.uid.size))
+        if scoped.violation:
+            violations[generation] = stamped({"event": "violation", "island": island, "generation": generation,
+                                              **scoped.violation}, clock[generation][0])
+        return scoped.value
 
     previous = time.time()
     result = evolve_epoch(state.population, evaluate_fn, generations=generations, first_generation=first_generation,
                           island=island, rng=rng, config=ga, archive=state.archive, stage=state.stage)
     events = []
     for event in result.events:
+        if event["generation"] in violations:
+            events.append(violations.pop(event["generation"]))
         end, count = clock[event["generation"]]
         event = stamped(event, end)
         if event["event"] == "generation":
             event["evaluations_per_second"] = count / max(end - previous, 1e-9)
             previous = end
         events.append(event)
-    return result._replace(events=events)
+    return result._replace(events=events + list(violations.values()))
 
 
 class Evolution:
@@ -152,14 +170,15 @@ class Evolution:
     and its "migration" event. A consumer may stop after any "epoch" event: the evolution ends there,
     with no migration. ``evaluated()``, ``migrants()``, ``states`` and ``generation`` then describe what
     was done. Generation events carry the island's evaluation count over the whole run; champion events
-    the genome's ``strategy_id`` and coin / family names.
+    the genome's ``strategy_id`` and coin / family names; violation events (an island's evaluation stopped
+    by ``scope``) pass through as the island sent them.
     """
 
     def __init__(self, plan: EvolvePlan, inputs: Any, islands: list[Population], *, coins: tuple[str, ...],
-                 submit: Submit) -> None:
+                 submit: Submit, scope: SafetyScope = DEFAULT_SCOPE) -> None:
         if len(islands) != plan.islands:
             raise ValueError(f"islands has {len(islands)} populations; the plan has {plan.islands}")
-        self.plan, self._inputs, self._coins, self._submit = plan, inputs, coins, submit
+        self.plan, self._inputs, self._coins, self._submit, self._scope = plan, inputs, coins, submit, scope
         self._n_folds = islands[0].profile.shape[1]
         archive = empty_archive(plan.ga.archive, self._n_folds)
         self.states = [IslandState(p, archive, 0) for p in islands]
@@ -188,7 +207,8 @@ class Evolution:
                 yield self._migrate()
             span = min(plan.epoch_generations, plan.generations - self.generation)
             futures = [self._submit(evolve_island, state, self._inputs, island=i, epoch=epoch,
-                                    first_generation=self.generation, generations=span, seed=plan.seed, ga=plan.ga)
+                                    first_generation=self.generation, generations=span, seed=plan.seed, ga=plan.ga,
+                                    scope=self._scope)
                        for i, state in enumerate(self.states)]
             states = []
             for i, future in enumerate(futures):
@@ -198,7 +218,7 @@ class Evolution:
                     if event["event"] == "generation":
                         event = event | {"evaluations": int(evaluations[i] + event["evaluations"])}
                         latest[i] = event
-                    else:
+                    elif event["event"] == "champion":
                         champions += 1
                         event = self._named(event, result.log.genomes)
                     yield event
@@ -244,33 +264,38 @@ class _Done(NamedTuple):
 
 
 def inline_submit(fn: Callable, *args: Any, **kwargs: Any) -> _Done:
-    """Run ``fn`` now, in this process; arguments that are inline futures are resolved first."""
+    """Run ``fn`` now, in this process, under its policy (tasks.policies.call); arguments that are inline
+    futures are resolved first."""
     args = tuple(a.value if isinstance(a, _Done) else a for a in args)
     kwargs = {k: v.value if isinstance(v, _Done) else v for k, v in kwargs.items()}
-    return _Done(fn(*args, **kwargs))
+    return _Done(call(fn, *args, **kwargs))
 
 
-_TASKS = {
-    prepare_train_inputs: task(name="prepare-train-inputs", cache_policy=NO_CACHE)(prepare_train_inputs),
-    regime_pilot: task(name="regime-pilot", cache_policy=NO_CACHE)(regime_pilot),
-    evolve_island: task(name="evolve-island", task_run_name="island-{island}-epoch-{epoch}",
-                        cache_policy=NO_CACHE)(evolve_island),
-    regime_scores: task(name="regime-scores", cache_policy=NO_CACHE)(regime_scores),
-}
+# Each with its policy's time limit (tasks.policies.with_policy); retries happen at submission.
+_TASKS = {fn: with_policy(task(name=name, cache_policy=NO_CACHE, **options)(fn)) for fn, name, options in (
+    (prepare_train_inputs, "prepare-train-inputs", {}),
+    (regime_pilot, "regime-pilot", {}),
+    (evolve_island, "evolve-island", {"task_run_name": "island-{island}-epoch-{epoch}"}),
+    (regime_scores, "regime-scores", {}),
+)}
 
 
 def prefect_submit(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Submit ``fn`` as its Prefect task to the current flow's task runner (futures pass between tasks)."""
-    return _TASKS[fn].submit(*args, **kwargs)
+    """Submit ``fn`` as its Prefect task to the current flow's task runner under its policy
+    (tasks.policies.submit: transient failures re-submitted with backoff, bad input not); returns a
+    GuardedFuture, which may be passed to later calls."""
+    return submit_under_policy(_TASKS[fn], *args, **kwargs)
 
 
 def run_evolution(run: RunDir, market: MarketData, windows: RunWindows, config: RunConfig, *,
-                  on_event: EventSink | None = None, submit: Submit | None = None) -> dict:
+                  on_event: EventSink | None = None, submit: Submit | None = None,
+                  scope: SafetyScope = DEFAULT_SCOPE) -> dict:
     """Evolve every island, write evolved.parquet and events.parquet; returns the stage summary.
 
     ``on_event`` receives every event as it happens (tasks.events); ``submit`` defaults to Prefect tasks
-    inside a flow run and to inline calls outside one. Inside a flow run the Prefect progress and island
-    table artifacts are updated at every epoch.
+    inside a flow run and to inline calls outside one; every island evaluates its generations under
+    ``scope`` (module docstring). Inside a flow run the Prefect progress and island table artifacts are
+    updated at every epoch.
     """
     in_flow = FlowRunContext.get() is not None
     submit = submit or (prefect_submit if in_flow else inline_submit)
@@ -285,7 +310,7 @@ def run_evolution(run: RunDir, market: MarketData, windows: RunWindows, config: 
     inputs = submit(prepare_train_inputs, market, windows, config, feedback)
     pilot = submit(regime_pilot, inputs, REGIMES, np.random.default_rng([config.seed, *PILOT_STREAM])).result()
     evolution = Evolution(plan, inputs, initial_islands(plan, config.windows.folds, pilot.weights),
-                          coins=coins, submit=submit)
+                          coins=coins, submit=submit, scope=scope)
     events: list[dict] = []
 
     def emit(event: dict) -> None:
@@ -338,6 +363,8 @@ def run_evolution(run: RunDir, market: MarketData, windows: RunWindows, config: 
         "stop_note": stop_note,
         "budget_seconds": round(budget, 1),
         "champions": sum(e["event"] == "champion" for e in events),
+        "safety_scope": scope.name,
+        "violations": sum(e["event"] == "violation" for e in events),
         "archive_coverage": [round(float(e), 4) for e in _island_coverage(events, plan.islands)],
         "regimes": pilot.describe(coins),
         "top_by_regime": [

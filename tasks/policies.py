@@ -17,12 +17,13 @@ idempotent client order ids, so a retry neither loses nor duplicates work.
 Usage, in a flow::
 
     with guarding(ResilienceLog(run, board), board):
-        future = submit(evolve_island_task, state, inputs, island=0, ...)   # a GuardedFuture
-        result = future.result()                                           # retried as its policy says
+        future = submit(with_policy(evolve_island_task), state, inputs, island=0, ...)   # a GuardedFuture
+        result = future.result()                                                        # retried as its policy says
 
-``guarded(submit_fn)`` wraps an existing ``submit(fn, *args, **kwargs)`` the same way (tasks.evolve's
-``prefect_submit``), ``call(fn, ...)`` runs a function in this process under its policy, and
-``with_policy(task)`` gives a Prefect task its policy's time limit.
+``submit`` is how every stage submits its work (tasks.evolve's ``prefect_submit``, tasks.validate_batches);
+``call(fn, ...)`` runs a function in this process under its policy (work done outside a flow run);
+``with_policy(task)`` gives a Prefect task its policy's time limit; ``guarded(submit_fn)`` is what
+``submit`` is built on, for a submitter other than a Prefect task's own.
 """
 from __future__ import annotations
 
@@ -77,6 +78,8 @@ POLICIES: dict[str, Policy] = {
     "prepare_live_inputs": Policy("ray", retries=2, timeout_s=900),
     "scoped_validation_batch": Policy("ray", retries=2, timeout_s=3600),
     "scoped_venue_batch": Policy("venue", retries=3, backoff_s=2.0, timeout_s=3600),
+    # Forward sessions on the testnet: bounded by --testnet-minutes each; a retry would trade them all again.
+    "scoped_testnet_batch": Policy("venue", retries=0),
     "load_market_data": Policy("market", retries=2, backoff_s=2.0),
     "fetch_market_data": Policy("market", retries=3, backoff_s=5.0, backoff_max_s=120.0),
 }

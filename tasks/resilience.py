@@ -6,7 +6,7 @@ Events (``events``, oldest first; ``time`` ISO-8601 UTC):
   task's function), stage, attempt (1 = first try), retrying (a retry is scheduled), recovered (a later
   retry of the same work, or a re-run of the stage, succeeded), recovered_by (retry / re-run).
 - ``violation``: a batch stopped by its safety scope (tasks.safety): scope, limit_s, elapsed_s, done,
-  total, work, stage.
+  total, work, stage; for an island's evaluation also island and generation.
 - ``breaker_opened``: component, message — the failure that opened it is the ``failure`` before it.
 
 The summary beside them: ``state`` (below), counts, and the breakers as they stood at the last write.
@@ -79,7 +79,9 @@ class ResilienceLog:
         self._append({"event": "breaker_opened", "component": component, "message": message, "stage": self.stage})
 
     def violation(self, record: dict[str, Any]) -> None:
-        self._append({"event": "violation", "stage": self.stage} | record)
+        """Record a safety-scope violation (tasks.safety's record, or an evolution "violation" event: its
+        island and generation are kept; its Unix ``time`` gives way to this log's ISO time)."""
+        self._append({"event": "violation", "stage": self.stage} | {k: v for k, v in record.items() if k != "time"})
 
     def stage_recovered(self, stage: str) -> None:
         """A re-run of ``stage`` completed: its failures that were given up on count as recovered."""

@@ -1,11 +1,15 @@
 """Safety scopes: every evaluation batch runs against a time limit and with bounded kernel calls.
 
+The batches: one island's evaluation of one generation (tasks.evolve), one batch of validation candidates
+(tasks.validate_batches).
+
 A numba call cannot be interrupted, so a limit is only as good as the size of the longest call. Work
 is therefore cut into pieces of at most ``max_cells`` genome-bars per kernel call (~0.2 µs each on one
 core here: 5 M cells ≈ 1 s), and the deadline is checked between pieces. When it has passed, the rest
 of the batch is not evaluated: its genomes get NaN metrics (the GA scores them infeasible), its
 candidates the reason "stopped by safety scope ...", and the batch returns a violation record that the
-flow writes to the run's resilience log. The run goes on.
+flow writes to the run's resilience log (an island's come back as "violation" events, tasks.events). The
+run goes on.
 
 | scope | time limit per batch | genome-bars per kernel call |
 |---|---|---|
@@ -23,13 +27,11 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 
-from kernels.ga.population import Population
-from kernels.metrics import METRIC_NAMES
-from tasks.evaluation import evaluate_genomes
-from tasks.train_inputs import TrainInputs
+from kernels.ga.population import Population, take
+from tasks.train_inputs import TrainInputs, fold_metrics
 
-__all__ = ["SCOPES", "Deadline", "SafetyScope", "ScopeName", "Scoped", "row_chunks", "scoped_fold_metrics",
-           "scoped_items", "stop_reason"]
+__all__ = ["DEFAULT_SCOPE", "SCOPES", "Deadline", "SafetyScope", "ScopeName", "Scoped", "row_chunks",
+           "scoped_fold_metrics", "scoped_items", "stop_reason"]
 
 ScopeName = Literal["sandbox", "restricted", "production", "experimental", "research"]
 T = TypeVar("T")
@@ -37,6 +39,7 @@ R = TypeVar("R")
 
 
 class SafetyScope(NamedTuple):
+    """A batch's time limit (seconds, from the end of its first kernel call) and the genome-bars per call."""
     name: str
     time_limit_s: float
     max_cells: int
@@ -49,6 +52,8 @@ SCOPES: dict[str, SafetyScope] = {
     "experimental": SafetyScope("experimental", 60.0, 10_000_000),
     "research": SafetyScope("research", 180.0, 20_000_000),
 }
+# The scope of a run that names none (the flow's ``safety_scope`` default).
+DEFAULT_SCOPE = SCOPES["production"]
 
 
 class Scoped(NamedTuple):
@@ -119,19 +124,26 @@ def scoped_fold_metrics(inputs: TrainInputs, pop: Population, deadline: Deadline
                         work: str = "evaluation") -> Scoped:
     """tasks.train_inputs.fold_metrics under a safety scope: kernel calls of at most ``max_cells``
     genome-bars, the deadline (counted from the end of the first call) checked between them; genomes not
-    reached keep NaN metrics.
+    reached keep NaN metrics (the GA gives them its worst fitness and the largest constraint violation).
 
-    Returns Scoped(metrics float64[S, K, N_METRICS], violation or None)."""
-    out = np.full((pop.uid.size, inputs.n_folds, len(METRIC_NAMES)), np.nan)
+    Returns Scoped(metrics float64[S, K, M], violation or None); M as fold_metrics gives it (the feedback
+    penalty column included)."""
+    # fold_metrics of no genome: the width (with or without the penalty column) without evaluating anything.
+    out = np.full((pop.uid.size, *fold_metrics(inputs, take(pop, np.empty(0, np.int64))).shape[1:]), np.nan)
     done = 0
-    for c, (market, bounds) in enumerate(zip(inputs.markets, inputs.folds)):
-        rows = np.flatnonzero(pop.coin == c)
-        for chunk in row_chunks(rows.size, int(bounds[-1]) + 1, deadline.scope.max_cells):
-            if deadline.expired():
-                return Scoped(out, deadline.violation(work=work, done=done, total=int(pop.uid.size)))
-            r = rows[chunk]
-            out[r] = evaluate_genomes(market, pop.family[r], pop.genes[r], bounds, inputs.costs, pop.family_b[r],
-                                      pop.genes_b[r])
-            done += r.size
-            deadline.begin()
+    for rows in _pieces(inputs, pop, deadline.scope.max_cells):
+        if deadline.expired():
+            return Scoped(out, deadline.violation(work=work, done=done, total=int(pop.uid.size)))
+        out[rows] = fold_metrics(inputs, take(pop, rows))
+        done += rows.size
+        deadline.begin()
     return Scoped(out, None)
+
+
+def _pieces(inputs: TrainInputs, pop: Population, max_cells: int) -> list[np.ndarray]:
+    """Row indices of ``pop``, coin by coin, in pieces of at most ``max_cells`` genome-bars of that coin."""
+    pieces = []
+    for c, bounds in enumerate(inputs.folds):
+        rows = np.flatnonzero(pop.coin == c)
+        pieces += [rows[chunk] for chunk in row_chunks(rows.size, int(bounds[-1]) + 1, max_cells)]
+    return pieces

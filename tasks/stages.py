@@ -26,9 +26,8 @@ from tasks.atomic import file_sha256
 from tasks.config import RunConfig
 from tasks.deploy import deploy_run
 from tasks.events import EventSink
-from tasks.evolve import prefect_submit, run_evolution
+from tasks.evolve import run_evolution
 from tasks.market_source import MarketData
-from tasks.policies import guarded
 from tasks.resilience import ResilienceLog
 from tasks.run_dir import STAGES, RunDir, code_digest
 from tasks.safety import SafetyScope
@@ -75,7 +74,8 @@ def stage_inputs(ctx: StageContext, stage: str) -> dict[str, str]:
 
 def stage_cache_key(ctx: StageContext, stage: str) -> str:
     """The cache key of ``stage`` (see the module docstring)."""
-    payload = {"stage": stage, "inputs": stage_inputs(ctx, stage), "scope": ctx.scope.name,
+    # The whole scope, not its name: a different limit under the same name is different work.
+    payload = {"stage": stage, "inputs": stage_inputs(ctx, stage), "scope": ctx.scope._asdict(),
                "parameters": ctx.config.model_dump(mode="json"), "code": code_digest()}
     return f"uce-{stage}-{_sha256_json(payload)}"
 
@@ -89,8 +89,9 @@ def _written(run: RunDir, *paths: Path) -> dict[str, str]:
 
 
 def _evolve(ctx: StageContext) -> dict:
-    summary = run_evolution(ctx.run, ctx.market, ctx.windows, ctx.config, on_event=ctx.on_event,
-                            submit=guarded(prefect_submit))
+    # Islands go to the flow's task runner under their policy (tasks.evolve.prefect_submit), their
+    # evaluations under the run's safety scope; violation events reach the resilience log through on_event.
+    summary = run_evolution(ctx.run, ctx.market, ctx.windows, ctx.config, on_event=ctx.on_event, scope=ctx.scope)
     return {"summary": summary, "artifacts": _written(ctx.run, ctx.run.evolved, ctx.run.events)}
 
 

@@ -11,6 +11,12 @@
 
 The venue of gate 3 is the loopback venue each candidate trades on (tasks.gate_venue); 3 and 4 run the
 stage in this process (--local, threads instead of Ray) so that the test can give that venue its faults.
+
+A smaller flow in this process, on an embedded one-CPU Ray, checks the evolve stage's island policy and
+safety scope directly: an island with bad input fails once and is not retried; an island whose worker is
+killed is re-submitted after the policy's backoff and returns exactly what it returns undisturbed; and the
+evolve stage under a scope that stops every evaluation batch completes, with the violations in
+manifest.json and report.json.
 """
 from __future__ import annotations
 
@@ -20,22 +26,39 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from orchestration_helpers import REPO, SMALL_RUN, descends_from, manifest, processes, stop
+from prefect import flow
 
 import tasks.gate_venue as gate_venue
 from exchange.settings import ExchangeSettings
 from exchange.venue import Faults, Venue
 from flows.cli import main
+from flows.pipeline import _event_sink
+from flows.ray_runner import UceRayTaskRunner
+from kernels.archive import empty_archive
+from kernels.families import N_FAMILIES
 from tasks.atomic import write_json_atomic
-from tasks.config import RunConfig
-from tasks.evolve import evolve_plan
-from tasks.policies import POLICIES, Policy
+from tasks.config import EvolveConfig, RunConfig
+from tasks.config import test_mode_config as small_run_config  # not test_*: pytest would collect it
+from tasks.evolve import IslandState, evolve_island, evolve_plan, initial_islands, prefect_submit
+from tasks.market_source import load_market_data
+from tasks.market_store import MarketStore
+from tasks.policies import POLICIES, Policy, guarding
+from tasks.report import write_report
+from tasks.resilience import ResilienceLog
+from tasks.run_dir import RunDir
+from tasks.safety import SafetyScope
+from tasks.stages import StageContext, run_stage
+from tasks.train_inputs import prepare_train_inputs
+from tasks.windows import split_windows
 
 RUN = "faults"
 TIMEOUT_S = 900
@@ -202,3 +225,117 @@ def test_venue_down_opens_its_breaker_then_the_stage_completes_when_it_is_back(
                       if e["event"] == "failure" and e["component"] == "venue"]
     assert venue_failures and all(e["recovered"] for e in venue_failures)
     assert recorded["resilience"]["state"] == "degraded"
+
+
+class _IslandKiller(threading.Thread):
+    """SIGKILLs the first Ray worker of this process that starts evolving an island."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.killed: int | None = None
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while self.killed is None and not self._halt.wait(0.02):
+            self.killed = _island_worker(os.getpid())
+            if self.killed:
+                os.kill(self.killed, signal.SIGKILL)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)
+
+
+@pytest.fixture(scope="module")
+def island_flow(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The small flow of the module docstring; returns what each of its three parts saw."""
+    data = tmp_path_factory.mktemp("uce-islands")
+    config = small_run_config("islands", seed=3).model_copy(update={"evolve": EvolveConfig(
+        strategies=20, batch_size=10, generations=2, epoch_generations=2, min_trades=2)})
+    market = load_market_data(MarketStore(data / "market"), ("BTC",), "1h", config.costs)  # the offline sample
+    windows = split_windows(market, config.windows)
+    inputs = prepare_train_inputs(market, windows, config)
+    plan = evolve_plan(config, 1)
+    state = IslandState(initial_islands(plan, inputs.n_folds, np.full(N_FAMILIES, 1 / N_FAMILIES))[0],
+                        empty_archive(plan.ga.archive, inputs.n_folds), 0)
+    island = {"island": 0, "epoch": 0, "first_generation": 0, "generations": plan.generations, "seed": plan.seed,
+              "ga": plan.ga}
+    # Stops every evaluation batch as soon as its first kernel call (3 genomes) returns.
+    stopping = SafetyScope("tiny", 0.0, 3 * (int(inputs.folds[0][-1]) + 1))
+    ray_tmp = tempfile.mkdtemp(prefix="uce-ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    out: dict = {"undisturbed": evolve_island(state, inputs, **island)}
+
+    @flow(task_runner=UceRayTaskRunner(init_kwargs={"num_cpus": 1, "_temp_dir": ray_tmp}))
+    def islands() -> None:
+        run, waits = RunDir.for_run(data, "bad-input"), []
+        with guarding(ResilienceLog(run), None, sleep=waits.append):
+            with pytest.raises(ValueError, match="generations=-1"):  # the kernel's own check, raised on Ray
+                prefect_submit(evolve_island, state, inputs, **island | {"generations": -1}).result()
+        out["bad-input"] = {"waits": waits, "run": run}
+
+        run, waits, killer = RunDir.for_run(data, "killed"), [], _IslandKiller()
+        killer.start()
+        try:
+            with guarding(ResilienceLog(run), None, sleep=waits.append):
+                result = prefect_submit(evolve_island, state, inputs, **island).result()
+        finally:
+            killer.stop()
+        out["killed"] = {"result": result, "waits": waits, "run": run, "worker": killer.killed}
+
+        run = RunDir.for_run(data, "scoped")
+        resilience = ResilienceLog(run)
+        with guarding(resilience, None):  # as flows.pipeline runs its stages
+            ctx = StageContext(run, config, market, windows, stopping, on_event=_event_sink())
+            out["scoped"] = {"stage": run_stage(ctx, "evolve", resilience=resilience, cache=data / "cache"),
+                             "run": run, "report": write_report(run)}
+
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            # The flow is this module's: its Ray workers (which inherit this environment) must import it.
+            env.setenv("PYTHONPATH", os.pathsep.join(filter(None, (str(Path(__file__).parent),
+                                                                   os.environ.get("PYTHONPATH")))))
+            islands()
+    finally:
+        stop(processes(ray_tmp))
+    return out
+
+
+def test_an_island_with_bad_input_is_not_retried(island_flow: dict) -> None:
+    seen = island_flow["bad-input"]
+    assert seen["waits"] == []  # no backoff: nothing was re-submitted
+    events = manifest(seen["run"].root)["resilience"]["events"]
+    assert [(e["type"], e["work"], e["attempt"], e["retrying"], e["recovered"]) for e in events] == [
+        ("ValueError", "evolve_island", 1, False, False)]
+
+
+def test_a_killed_island_worker_is_retried_per_the_evolve_policy(island_flow: dict) -> None:
+    seen = island_flow["killed"]
+    assert seen["worker"] is not None, "no island worker was seen to kill"
+    events = manifest(seen["run"].root)["resilience"]["events"]
+    assert [(e["type"], e["component"], e["work"], e["attempt"], e["recovered"]) for e in events] == [
+        ("WorkerCrashedError", "ray", "evolve_island", 1, True)]
+    policy = POLICIES["evolve_island"]
+    assert len(seen["waits"]) == 1
+    assert policy.backoff_s * (1 - policy.jitter) <= seen["waits"][0] <= policy.backoff_s * (1 + policy.jitter)
+    # The re-submitted epoch is the same epoch: no genome lost, none doubled.
+    got, want = seen["result"].log.genomes, island_flow["undisturbed"].log.genomes
+    np.testing.assert_array_equal(got.uid, want.uid)
+    np.testing.assert_array_equal(got.fitness, want.fitness)
+
+
+def test_the_evolve_stage_records_scope_violations_and_completes(island_flow: dict) -> None:
+    seen = island_flow["scoped"]
+    summary = seen["stage"]["summary"]
+    plan_islands, generations = summary["islands"], summary["generations_planned"]
+    assert summary["generations"] == generations and summary["violations"] == plan_islands * (generations + 1)
+    recorded = manifest(seen["run"].root)
+    assert recorded["stages"]["evolve"]["status"] == "completed"
+    violations = [e for e in recorded["resilience"]["events"] if e["event"] == "violation"]
+    assert sorted((e["island"], e["generation"]) for e in violations) == [
+        (i, g) for i in range(plan_islands) for g in range(generations + 1)]
+    assert all((e["stage"], e["scope"], e["done"], e["total"]) == ("evolve", "tiny", 3, 10) for e in violations)
+    assert all(isinstance(e["time"], str) for e in violations)  # the log's ISO time, not the worker's clock
+    assert recorded["resilience"]["state"] == "degraded" and recorded["resilience"]["violations"] == len(violations)
+    assert [e for e in seen["report"]["resilience"]["events"] if e["event"] == "violation"] == violations
+    evolved = pd.read_parquet(seen["run"].evolved).query("evaluated")
+    assert len(evolved) == summary["evaluations"] and evolved["sharpe"].isna().sum() == len(violations) * (10 - 3)

@@ -24,6 +24,7 @@ from tasks.genome_table import REGIME_COLUMNS
 from tasks.lineage import ancestry
 from tasks.market_source import CoinData, MarketData
 from tasks.run_dir import RunDir
+from tasks.safety import SafetyScope
 from tasks.train_inputs import fold_metrics, prepare_train_inputs
 from tasks.windows import RunWindows, bar_range, split_windows
 
@@ -224,6 +225,57 @@ def test_the_time_budget_stops_after_the_first_epoch(tmp_path: Path, market: Mar
     assert seen[-1]["event"] == "stopped" and seen[-1]["reason"] == "time budget"
     evolved = pd.read_parquet(run.evolved)
     assert evolved["generation"].max() == EPOCH and "migrate" not in set(evolved["operator"])
+
+
+def _stopping_scope(market: MarketData, windows: RunWindows, config: RunConfig, genomes: int) -> SafetyScope:
+    """A scope whose limit has passed as soon as the first kernel call of ``genomes`` genomes returns."""
+    bars = int(prepare_train_inputs(market, windows, config).folds[0][-1]) + 1
+    return SafetyScope("tiny", 0.0, genomes * bars)
+
+
+def test_an_overrunning_evaluation_is_stopped_recorded_and_the_run_goes_on(tmp_path: Path, market: MarketData,
+                                                                           windows: RunWindows) -> None:
+    config = small_config("scoped")
+    run = RunDir.for_run(tmp_path, "scoped")
+    seen: list[dict] = []
+    summary = run_evolution(run, market, windows, config, on_event=seen.append,
+                            scope=_stopping_scope(market, windows, config, 3))
+    violations = [e for e in seen if e["event"] == "violation"]
+    # Every evaluation batch (each island's initial one and one per generation) stopped after 3 genomes.
+    assert {(e["island"], e["generation"]) for e in violations} == {
+        (i, g) for i in range(ISLANDS) for g in range(GENERATIONS + 1)}
+    assert len(violations) == summary["violations"] == ISLANDS * (GENERATIONS + 1)
+    assert all((e["scope"], e["limit_s"], e["done"], e["total"]) == ("tiny", 0.0, 3, SIZE) for e in violations)
+    events = pd.read_parquet(run.events)
+    assert (events["event"] == "violation").sum() == len(violations) and events.loc[
+        events["event"] == "violation", "done"].eq(3).all()
+    # The run went on: every planned genome was evaluated (or stopped), all generations done.
+    evolved = pd.read_parquet(run.evolved)
+    assert summary["generations"] == GENERATIONS and evolved["evaluated"].sum() == evolve_plan(config, 1).evaluations
+    # The genomes not reached have no metrics, the worst fitness and the worst constraint violation...
+    stopped = evolved[evolved["evaluated"] & evolved["sharpe"].isna()]
+    assert len(stopped) == len(violations) * (SIZE - 3)
+    assert (stopped["fitness"] == evolve_plan(config, 1).ga.fitness.invalid_fitness).all()
+    assert (stopped["violation"] == 2.0).all()
+    # ...so none of them is among the run's best, which are scored and feasible.
+    top = {t["strategy_id"] for t in summary["top_by_regime"]}
+    assert top and not top & set(stopped["strategy_id"])
+
+
+def test_genomes_an_overrunning_evaluation_did_not_reach_die_out(market: MarketData, windows: RunWindows) -> None:
+    """With 3 of every 10 new genomes evaluated, the evaluated ones displace the stopped ones within a few
+    generations: no stopped genome is left in any island's final population."""
+    config = small_config("die-out")
+    plan = evolve_plan(config, 1)
+    inputs = prepare_train_inputs(market, windows, config)
+    evolution = Evolution(plan, inputs, initial_islands(plan, inputs.n_folds, np.full(N_FAMILIES, 1 / N_FAMILIES)),
+                          coins=("BTC",), submit=inline_submit, scope=_stopping_scope(market, windows, config, 3))
+    events = list(evolution)
+    assert sum(e["event"] == "violation" for e in events) == ISLANDS * (GENERATIONS + 1)
+    stopped = np.isnan(evolution.evaluated().sharpe)
+    assert stopped.sum() == ISLANDS * (GENERATIONS + 1) * (SIZE - 3)
+    for state in evolution.states:
+        assert (state.population.violation < 2.0).all() and np.isfinite(state.population.sharpe).all()
 
 
 def test_prefect_artifacts_follow_the_epochs(monkeypatch) -> None:

@@ -12,7 +12,7 @@ import requests
 
 from exchange.errors import OrderRejectedError, RateLimitError, TransportError
 from tasks.breakers import BreakerBoard, BreakerOpenError, BreakerSettings
-from tasks.policies import POLICIES, Policy, call, guarded, guarding, is_transient
+from tasks.policies import POLICIES, Policy, call, guarded, guarding, is_transient, policy_for
 from tasks.resilience import ResilienceLog
 from tasks.run_dir import RunDir
 
@@ -143,3 +143,16 @@ def test_guarded_submit_resubmits_after_a_lost_worker(run: RunDir) -> None:
 def test_backoff_grows_and_is_capped() -> None:
     policy = Policy("venue", backoff_s=1.0, backoff_max_s=4.0, jitter=0.0)
     assert [policy.delay(k, random.Random(0)) for k in range(4)] == [1.0, 2.0, 4.0, 4.0]
+
+
+def test_the_evolve_stage_tasks_take_their_time_limits_from_the_policy_table() -> None:
+    """Islands and their inputs are Prefect tasks with their policy's time limit and no retries of their
+    own: retries happen where they are submitted (tasks.evolve.prefect_submit -> tasks.policies.submit)."""
+    from tasks.evolve import _TASKS
+
+    assert {fn.__name__ for fn in _TASKS} == {"prepare_train_inputs", "regime_pilot", "evolve_island",
+                                             "regime_scores"}
+    for fn, task in _TASKS.items():
+        policy = policy_for(task)
+        assert policy == POLICIES[fn.__name__] and policy.timeout_s
+        assert task.timeout_seconds == policy.timeout_s and task.retries == 0

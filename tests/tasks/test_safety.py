@@ -4,10 +4,14 @@ from __future__ import annotations
 
 
 import numpy as np
+import pandas as pd
 import pytest
 
-import tasks.safety as safety
+import tasks.train_inputs as train_inputs_module
+from kernels.families import FAMILY_NAMES
 from kernels.ga.operators import VariationConfig, init_population
+from kernels.metrics import METRIC_NAMES
+from tasks.feedback import LIVE_COLUMNS, PaperFeedback
 from tasks.config import test_mode_config as small_config
 from tasks.market_source import load_market_data
 from tasks.market_store import MarketStore
@@ -78,13 +82,13 @@ def test_scoped_fold_metrics_equal_fold_metrics_in_small_calls(train_inputs, mon
     pop = init_population(23, n_folds=train_inputs.n_folds, rng=np.random.default_rng(3),
                           config=VariationConfig(n_coins=1))
     calls: list[int] = []
-    real = safety.evaluate_genomes
+    real = train_inputs_module.evaluate_genomes
 
-    def counting(market, families, *args):
+    def counting(market, families, *args):  # the real kernel, its calls counted
         calls.append(families.size)
         return real(market, families, *args)
 
-    monkeypatch.setattr(safety, "evaluate_genomes", counting)
+    monkeypatch.setattr(train_inputs_module, "evaluate_genomes", counting)
     bars = int(train_inputs.folds[0][-1]) + 1
     scope = SafetyScope("tiny", 60.0, 5 * bars)  # 5 genomes per kernel call
     out = scoped_fold_metrics(train_inputs, pop, Deadline(scope))
@@ -101,3 +105,18 @@ def test_scoped_fold_metrics_leave_unreached_genomes_nan(train_inputs) -> None:
     out = scoped_fold_metrics(train_inputs, pop, Deadline(SafetyScope("sandbox", 10.0, 3 * bars), clock=Clock(6.0)))
     assert out.violation["done"] == 6 and out.violation["total"] == 12
     assert np.isfinite(out.value[:6, :, 0]).all() and np.isnan(out.value[6:]).all()
+
+
+def test_scoped_fold_metrics_keep_the_paper_feedback_penalty(train_inputs) -> None:
+    """The GA's fitness pays for resembling a retired strategy (tasks.feedback) under a scope as without one."""
+    pop = init_population(8, n_folds=train_inputs.n_folds, rng=np.random.default_rng(5),
+                          config=VariationConfig(n_coins=1))
+    retired = {c: None for c in LIVE_COLUMNS} | {"strategy_id": "gone", "coin": "BTC", "status": "retired",
+                                                 "family": FAMILY_NAMES[int(pop.family[0])], "family_b": "",
+                                                 "genes": pop.genes[0].tolist()}
+    judged = train_inputs._replace(feedback=PaperFeedback(pd.DataFrame([retired], columns=list(LIVE_COLUMNS)), {}))
+    bars = int(train_inputs.folds[0][-1]) + 1
+    out = scoped_fold_metrics(judged, pop, Deadline(SafetyScope("tiny", 60.0, 3 * bars)))
+    assert out.violation is None and out.value.shape[2] == len(METRIC_NAMES) + 1
+    assert (out.value[0, :, -1] > 0).all()  # genome 0 is the retired strategy's twin
+    np.testing.assert_array_equal(out.value, fold_metrics(judged, pop))
