@@ -172,7 +172,7 @@ def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: 
             windows = split_windows(market, config.windows)
             run.update_manifest(data=market.describe(), windows=windows.describe())
             ctx = StageContext(run, config, market, windows, SCOPES[options.get("safety_scope", "production")],
-                               on_event=_event_sink())
+                               on_event=_route_event)
             for i, stage in enumerate(stages):
                 stage_seconds += run_stage(ctx, stage, resilience=resilience, cache=root / "cache",
                                            refresh=rerun and i == 0)["seconds"]
@@ -186,16 +186,16 @@ def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: 
     return _finish(run, "completed" if done else "partial", started, stage_seconds, cpus, price)
 
 
-def _event_sink() -> EventSink:
-    """The evolution's events: safety-scope violations to the resilience log, everything to the live sink."""
-    live = _LIVE_EVENTS.get()
+def _route_event(event: dict) -> None:
+    """The evolution's events: safety-scope violations to the resilience log, everything to the live sink.
 
-    def sink(event: dict) -> None:
-        if event["event"] == "violation":
-            record_violation(event)
-        if live is not None:
-            live(event)
-    return sink
+    A module-level function, so it pickles by reference: it travels inside the stage's parameters (Ray
+    ships the Prefect context to workers), while the live sink it looks up per event may hold a terminal
+    (the CLI's progress bar)."""
+    if event["event"] == "violation":
+        record_violation(event)
+    if (live := _LIVE_EVENTS.get()) is not None:
+        live(event)
 
 
 def _finish(run: RunDir, status: str, started: float, stage_seconds: float, cpus: int, price: float) -> dict:

@@ -12,6 +12,8 @@ from rich.table import Table
 from exchange.errors import ConfigurationError
 from exchange.secrets import PRIVATE_KEY_BLOCK, PRIVATE_KEY_ENV, load_wallet
 from flows.commands.common import data_dir, fail
+from flows.commands.progress import EvolutionProgress
+from flows.jit_cache import start_compiling, wait_compiled
 from flows.parameters import run_config
 from flows.ray_auth import token_auth_for
 from tasks.config import RunConfig
@@ -134,7 +136,6 @@ def run(args: argparse.Namespace) -> int:
     token_auth_for(config.ray_address)  # before Ray is imported
     from flows.pipeline import run_pipeline  # heavy imports (Prefect, Ray) only once the input is known good
     from flows.prefect_api import prefect_api
-    from flows.jit_cache import start_compiling, wait_compiled
 
     started = time.perf_counter()
     compiling = start_compiling()  # a cold cache compiles while the Prefect server starts
@@ -142,8 +143,9 @@ def run(args: argparse.Namespace) -> int:
         if key_pending and (refusal := _key_refusal()):
             return fail(refusal)
         wait_compiled(compiling)
-        report = run_pipeline(config, root, safety_scope=args.safety_scope, cpu_hour_price=args.cpu_hour_price,
-                              force=args.force)
+        with EvolutionProgress(console) as show:
+            report = run_pipeline(config, root, safety_scope=args.safety_scope, cpu_hour_price=args.cpu_hour_price,
+                                  force=args.force, on_event=show)
     _print_summary(console, report, RunDir.for_run(root, config.run_id), time.perf_counter() - started)
     return 0
 

@@ -41,7 +41,7 @@ import tasks.gate_venue as gate_venue
 from exchange.settings import ExchangeSettings
 from exchange.venue import Faults, Venue
 from flows.cli import main
-from flows.pipeline import _event_sink
+from flows.pipeline import _route_event
 from flows.ray_runner import UceRayTaskRunner
 from kernels.archive import empty_archive
 from kernels.families import N_FAMILIES
@@ -285,7 +285,7 @@ def island_flow(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -
         run = RunDir.for_run(data, "scoped")
         resilience = ResilienceLog(run)
         with guarding(resilience, None):  # as flows.pipeline runs its stages
-            ctx = StageContext(run, config, market, windows, stopping, on_event=_event_sink())
+            ctx = StageContext(run, config, market, windows, stopping, on_event=_route_event)
             out["scoped"] = {"stage": run_stage(ctx, "evolve", resilience=resilience, cache=data / "cache"),
                              "run": run, "report": write_report(run)}
 
