@@ -29,13 +29,20 @@ def ema_crossover_windows_nb(genes: np.ndarray) -> tuple[int, int]:
 
 @njit(cache=True)
 def ema_crossover_signal_1d_nb(fast_ema: np.ndarray, slow_ema: np.ndarray, band: float, out: np.ndarray) -> None:
-    """The crossover signal in {-1, 0, 1} from precomputed EMAs (0 until both are defined)."""
+    """The crossover signal in {-1, 0, 1} from precomputed EMAs (0 until both are defined).
+
+    An EMA of finite prices is NaN only in its warm-up, so the NaN test runs over that prefix alone and
+    the main loop is one compare-and-select per bar (it is the hot loop of the commonest family)."""
+    n = len(out)
+    start = 0
+    while start < n and np.isnan(fast_ema[start] + slow_ema[start]):
+        out[start] = 0.0
+        start += 1
     side = 0.0
     up, down = 1.0 + band, 1.0 - band
-    for t in range(len(out)):
+    for t in range(start, n):
         fast, slow = fast_ema[t], slow_ema[t]
-        side = 1.0 if fast > slow * up else (-1.0 if fast < slow * down else side)  # NaN: no comparison holds
-        side = 0.0 if np.isnan(fast + slow) else side
+        side = 1.0 if fast > slow * up else (-1.0 if fast < slow * down else side)
         out[t] = side
 
 
