@@ -4,7 +4,13 @@ Every function fills preallocated `out` arrays (length N, float64) and returns n
 the first full window are NaN ("warm-up"). Windows longer than the data give all-NaN outputs.
 Inputs are assumed finite (market arrays are NaN-free); running sums are updated in O(1) per bar
 wherever the maths allows, so every indicator is O(N) except the Nadaraya-Watson estimate (O(N * m),
-m the kernel's support) and the rolling quantile (O(N * window) worst case, sorted-window insertion).
+m the kernel's support), the rolling quantile (O(N * window) worst case, sorted-window insertion) and the
+extremes table (O(N log window), built once to serve every window).
+
+Speed notes that apply throughout (numba 0.68): x[t - k] with a signed index pays a wraparound test
+that also blocks vectorisation, so hot loops read aligned views (x[k:], x[:n - k]) instead; a float
+division carries a zero test unless the function has error_model="numpy"; a side that flips on
+unpredictable bars is set by selects rather than branches.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from numba import njit
 KERNEL_GAUSSIAN = 0
 KERNEL_EPANECHNIKOV = 1
 GAUSSIAN_SUPPORT = 3.0  # the Gaussian kernel is truncated at 3 bandwidths (weights < 1.2 % of the peak)
+NW_BLOCK = 512  # bars whose kernel sums are accumulated together (4 x 512 partial sums: 16 KiB, in L1)
 
 
 @njit(cache=True)
@@ -92,11 +99,42 @@ def zscore_1d_nb(x: np.ndarray, window: int, ddof: int, out: np.ndarray) -> None
 
 
 @njit(cache=True)
+def squared_log_returns_1d_nb(close: np.ndarray, out: np.ndarray) -> None:
+    """out[t] = log(close[t] / close[t - 1])^2, out[0] = 0: the one log per bar that realised volatility
+    needs, whatever its window (so a population can share it)."""
+    if len(close) > 0:
+        out[0] = 0.0
+    for t in range(1, len(close)):
+        r = np.log(close[t] / close[t - 1])
+        out[t] = r * r
+
+
+@njit(cache=True)
+def realized_vol_from_squares_1d_nb(squares: np.ndarray, window: int, out: np.ndarray) -> None:
+    """realized_vol_1d_nb from squared_log_returns_1d_nb's output (same values to the bit), for a
+    population sharing the squares: the running sum takes one (entering - leaving) add per bar and the
+    square roots are a separate pass with no dependency between bars, which vectorises.
+    """
+    _check_window_nb(window)
+    n = len(squares)
+    total = 0.0
+    for t in range(1, n):
+        total += squares[t] - (squares[t - window] if t > window else 0.0)  # returns start at bar 1
+        out[t] = total
+    head = min(window, n)
+    out[:head] = np.nan
+    tail = out[head:]
+    for i in range(len(tail)):
+        tail[i] = np.sqrt(max(tail[i], 0.0) / window)
+
+
+@njit(cache=True)
 def realized_vol_1d_nb(close: np.ndarray, window: int, out: np.ndarray) -> None:
     """Realised volatility per bar: sqrt(mean of the last `window` squared log returns) (zero-mean convention).
 
     Returns start at bar 1, so out[t] is defined from t = window. Per-bar units: annualise with sqrt(bars/year).
-    The squared returns in the window are kept in a ring so each bar costs one log.
+    The squared returns in the window are kept in a ring so each bar costs one log (and the square root
+    and division overlap with it: a separate pass would leave the divider idle during the logs).
     """
     _check_window_nb(window)
     ring = np.zeros(window)
@@ -113,38 +151,121 @@ def realized_vol_1d_nb(close: np.ndarray, window: int, out: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def _rolling_max_1d_nb(x: np.ndarray, window: int, sign: float, out: np.ndarray, scratch: np.ndarray) -> None:
-    """out[t] = sign * max(sign * x[t-window+1..t]) by van Herk / Gil-Werman: ~3 branch-free max per bar.
+def _running_extremes_nb(high: np.ndarray, low: np.ndarray, out_max: np.ndarray, out_min: np.ndarray) -> None:
+    """Running max of `high` and min of `low` from the first element on (views, so also backwards).
 
-    The bars are cut into blocks of `window`; out takes the running max from each block's start and
-    scratch the running max back from each block's end. The window ending at t spans the end of one
-    block and the start of the next: max(scratch[t - window + 1], out[t]). scratch[j] looks forward to
-    its block's end, which is at most j + window - 1 = t, so no value after t is ever used (and max is
-    exact, so the result does not depend on where the data ends).
-    """
-    n = len(x)
-    for start in range(0, n, window):
-        stop = min(start + window, n)
-        best = -np.inf
-        for i in range(start, stop):
-            best = max(best, sign * x[i])
-            out[i] = best
-        best = -np.inf
-        for i in range(stop - 1, start - 1, -1):
-            best = max(best, sign * x[i])
-            scratch[i] = best
-    for t in range(n):
-        out[t] = sign * max(scratch[t - window + 1], out[t]) if t >= window - 1 else np.nan
+    One loop for both series: their two max / min dependency chains overlap instead of running one
+    after the other."""
+    best_max, best_min = -np.inf, np.inf
+    for i in range(len(high)):
+        best_max = max(best_max, high[i])
+        best_min = min(best_min, low[i])
+        out_max[i] = best_max
+        out_min[i] = best_min
 
 
 @njit(cache=True)
 def rolling_max_min_1d_nb(high: np.ndarray, low: np.ndarray, window: int, out_max: np.ndarray,
                           out_min: np.ndarray) -> None:
-    """Rolling max of `high` and min of `low` over bars t-window+1..t, O(N)."""
+    """Rolling max of `high` and min of `low` over bars t-window+1..t, O(N); NaN for t < window - 1.
+
+    van Herk / Gil-Werman: the bars are cut into blocks of `window`; a backward sweep stores the max from
+    each bar to its block's end (suffix), a forward sweep the max from its block's start to the bar. The
+    window ending at t spans the end of one block and the start of the next: max(suffix[t - window + 1],
+    forward[t]). suffix[j] looks forward to its block's end, at most j + window - 1 = t, so no value after
+    t is used (and max is exact, so the result does not depend on where the data ends).
+    """
     _check_window_nb(window)
-    scratch = np.empty(len(high))
-    _rolling_max_1d_nb(high, window, 1.0, out_max, scratch)
-    _rolling_max_1d_nb(low, window, -1.0, out_min, scratch)
+    n = len(high)
+    suffix_max = np.empty(n)
+    suffix_min = np.empty(n)
+    for start in range(0, n, window):
+        stop = min(start + window, n)
+        _running_extremes_nb(high[start:stop][::-1], low[start:stop][::-1], suffix_max[start:stop][::-1],
+                             suffix_min[start:stop][::-1])
+        _running_extremes_nb(high[start:stop], low[start:stop], out_max[start:stop], out_min[start:stop])
+    head = min(window - 1, n)
+    suffix_max, suffix_min = suffix_max[:n - head], suffix_min[:n - head]  # aligned views: no index wraparound
+    tail_max, tail_min = out_max[head:], out_min[head:]
+    for i in range(n - head):  # in place in one loop: vectorises (a helper could not tell out from an input)
+        tail_max[i] = max(suffix_max[i], tail_max[i])
+        tail_min[i] = min(suffix_min[i], tail_min[i])
+    out_max[:head] = np.nan
+    out_min[:head] = np.nan
+
+
+@njit(cache=True)
+def _table_level_nb(window: int) -> int:
+    """floor(log2(window)): the table row whose span 2^level covers at least half of the window."""
+    level = 0
+    while 2 << level <= window:
+        level += 1
+    return level
+
+
+@njit(cache=True)
+def extremes_levels_nb(window: int) -> int:
+    """Rows an extremes table needs to serve windows of up to `window` bars."""
+    return _table_level_nb(window) + 1
+
+
+@njit(cache=True)
+def extremes_table_nb(high: np.ndarray, low: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse table of rolling extremes: float64[levels, N] pair, row j = max of `high` / min of `low` over
+    bars t-2^j+1..t (over bars 0..t while t < 2^j - 1). Row j is row j - 1 doubled: max(row[t],
+    row[t - 2^(j-1)]), a vectorised pass; rows of high and low share the loop.
+
+    Any window of w < 2^levels bars is then two lookups (table_max_min_1d_nb): the market-wide table
+    serves every window, so a population can share it.
+    """
+    n = len(high)
+    table_max, table_min = np.empty((levels, n)), np.empty((levels, n))
+    if levels > 0:
+        table_max[0] = high
+        table_min[0] = low
+    for j in range(1, levels):
+        span = 1 << (j - 1)
+        head = min(span, n)
+        table_max[j, :head] = table_max[j - 1, :head]
+        table_min[j, :head] = table_min[j - 1, :head]
+        _combine_extremes_nb(table_max[j - 1, span:], table_min[j - 1, span:], table_max[j - 1, :n - span],
+                             table_min[j - 1, :n - span], table_max[j, span:], table_min[j, span:])
+    return table_max, table_min
+
+
+@njit(cache=True)
+def _combine_extremes_nb(max_a: np.ndarray, min_a: np.ndarray, max_b: np.ndarray, min_b: np.ndarray,
+                         out_max: np.ndarray, out_min: np.ndarray) -> None:
+    """Element-wise out_max = max(max_a, max_b), out_min = min(min_a, min_b) (aligned views: vectorises)."""
+    for i in range(len(out_max)):
+        out_max[i] = max(max_a[i], max_b[i])
+        out_min[i] = min(min_a[i], min_b[i])
+
+
+@njit(cache=True)
+def _table_span_nb(table_max: np.ndarray, window: int) -> tuple[int, int]:
+    """(level, shift) for a window of an extremes table: with span = 2^level the largest power of two
+    <= window, bars t-window+1..t are the row's spans ending at t and at t - shift (they overlap,
+    harmless for a max), shift = window - span."""
+    _check_window_nb(window)
+    level = _table_level_nb(window)
+    if level >= table_max.shape[0]:
+        raise ValueError("window needs more table levels (extremes_levels_nb(window))")
+    return level, window - (1 << level)
+
+
+@njit(cache=True)
+def table_max_min_1d_nb(table_max: np.ndarray, table_min: np.ndarray, window: int, out_max: np.ndarray,
+                        out_min: np.ndarray) -> None:
+    """rolling_max_min_1d_nb from an extremes_table_nb (same values: max is exact); NaN for t < window - 1."""
+    level, shift = _table_span_nb(table_max, window)
+    n = table_max.shape[1]
+    head = min(window - 1, n)
+    row_max, row_min = table_max[level], table_min[level]
+    _combine_extremes_nb(row_max[head:], row_min[head:], row_max[head - shift:n - shift],
+                         row_min[head - shift:n - shift], out_max[head:], out_min[head:])
+    out_max[:head] = np.nan
+    out_min[:head] = np.nan
 
 
 @njit(cache=True)
@@ -195,6 +316,12 @@ def rsi_1d_nb(close: np.ndarray, window: int, out: np.ndarray) -> None:
 
 
 @njit(cache=True)
+def true_range_nb(high: float, low: float, previous_close: float) -> float:
+    """True range of a bar (price units): high - low, widened to reach the previous close."""
+    return max(high - low, abs(high - previous_close), abs(low - previous_close))
+
+
+@njit(cache=True)
 def atr_1d_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int, out: np.ndarray) -> None:
     """Wilder's average true range (price units). TR[0] = high - low; TR[t] also spans the previous close.
 
@@ -203,14 +330,22 @@ def atr_1d_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int,
     _check_window_nb(window)
     value = 0.0
     for t in range(len(close)):
-        tr = high[t] - low[t]
-        if t > 0:
-            tr = max(tr, abs(high[t] - close[t - 1]), abs(low[t] - close[t - 1]))
+        tr = true_range_nb(high[t], low[t], close[t - 1]) if t > 0 else high[0] - low[0]
         if t < window:
             value += tr / window
         else:
             value = (value * (window - 1) + tr) / window
         out[t] = value if t >= window - 1 else np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def percent_k_1d_nb(highest: np.ndarray, lowest: np.ndarray, close: np.ndarray, out: np.ndarray) -> None:
+    """%K = 100 (close - lowest) / (highest - lowest) from a rolling high / low; 50 when they are equal,
+    NaN where they are NaN. Element-wise, so out may be highest or lowest, but a distinct out lets the
+    divisions vectorise (error_model="numpy": no zero check per division; hh > ll guards it)."""
+    for t in range(len(close)):
+        hh, ll = highest[t], lowest[t]
+        out[t] = 100.0 * (close[t] - ll) / (hh - ll) if hh > ll else (50.0 if hh == ll else np.nan)
 
 
 @njit(cache=True)
@@ -221,21 +356,25 @@ def stochastic_1d_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, k_win
     """
     _check_window_nb(d_window)
     rolling_max_min_1d_nb(high, low, k_window, out_k, out_d)
-    for t in range(len(close)):
-        hh, ll = out_k[t], out_d[t]
-        out_k[t] = 100.0 * (close[t] - ll) / (hh - ll) if hh > ll else (50.0 if hh == ll else np.nan)
+    percent_k_1d_nb(out_k, out_d, close, out_k)
     first = min(k_window - 1, len(close))
     out_d[:first] = np.nan
     sma_1d_nb(out_k[first:], d_window, out_d[first:])
 
 
 @njit(cache=True)
-def _rolling_midpoint_nb(high: np.ndarray, low: np.ndarray, window: int, out: np.ndarray,
-                         scratch: np.ndarray) -> None:
-    """(rolling max of high + rolling min of low) / 2 over the last `window` bars (Ichimoku's lines)."""
-    rolling_max_min_1d_nb(high, low, window, out, scratch)
-    for t in range(len(out)):
-        out[t] = 0.5 * (out[t] + scratch[t])
+def table_midpoint_1d_nb(table_max: np.ndarray, table_min: np.ndarray, window: int, out: np.ndarray) -> None:
+    """(rolling max of high + rolling min of low) / 2 over the last `window` bars (Ichimoku's lines), from
+    an extremes_table_nb in one vectorised pass (the lookups of table_max_min_1d_nb); NaN for t < window - 1."""
+    level, shift = _table_span_nb(table_max, window)
+    n = table_max.shape[1]
+    head = min(window - 1, n)
+    max_now, max_then = table_max[level, head:], table_max[level, head - shift:n - shift]
+    min_now, min_then = table_min[level, head:], table_min[level, head - shift:n - shift]
+    tail = out[head:]
+    for i in range(n - head):
+        tail[i] = 0.5 * (max(max_now[i], max_then[i]) + min(min_now[i], min_then[i]))
+    out[:head] = np.nan
 
 
 @njit(cache=True)
@@ -248,68 +387,100 @@ def ichimoku_1d_nb(high: np.ndarray, low: np.ndarray, tenkan_window: int, kijun_
     one projected `displacement` bars earlier: senkou_a[t] = (tenkan + kijun)[t - displacement] / 2 and
     senkou_b[t] = midpoint of senkou_b_window bars ending at t - displacement. Charts draw today's spans
     in the future; using those values at t would be fine too, but the chikou span (close shifted back)
-    would be look-ahead and is deliberately absent.
+    would be look-ahead and is deliberately absent. The three midpoints share one extremes table.
     """
-    _rolling_midpoint_nb(high, low, tenkan_window, out_tenkan, out_senkou_a)
-    _rolling_midpoint_nb(high, low, kijun_window, out_kijun, out_senkou_a)
-    _rolling_midpoint_nb(high, low, senkou_b_window, out_senkou_b, out_senkou_a)
+    table_max, table_min = extremes_table_nb(high, low, extremes_levels_nb(max(tenkan_window, kijun_window,
+                                                                               senkou_b_window)))
+    table_midpoint_1d_nb(table_max, table_min, tenkan_window, out_tenkan)
+    table_midpoint_1d_nb(table_max, table_min, kijun_window, out_kijun)
+    table_midpoint_1d_nb(table_max, table_min, senkou_b_window, out_senkou_b)
     for t in range(len(high)):
         out_senkou_a[t] = 0.5 * (out_tenkan[t] + out_kijun[t])
     _shift_forward_nb(out_senkou_a, displacement)
     _shift_forward_nb(out_senkou_b, displacement)
 
 
-@njit(cache=True)
-def _weighted_add_nb(x: float, w: float, weight: float, mean: float, ssd: float) -> tuple[float, float, float]:
-    """West's (1979) weighted Welford update: add x with weight w > 0 to (sum w, mean, sum w (x - mean)^2)."""
-    if weight == 0.0:  # start exactly at x: x * w / w may differ from x in the last bit
-        return w, x, 0.0
-    weight += w
-    delta = x - mean
-    mean += delta * w / weight
-    return weight, mean, ssd + w * delta * (x - mean)
-
-
-@njit(cache=True)
-def _weighted_moments_nb(x: np.ndarray, w: np.ndarray, start: int, stop: int) -> tuple[float, float, float]:
-    """(sum w, weighted mean, weighted sum of squared deviations) of x[start:stop], from scratch."""
-    weight, mean, ssd = 0.0, 0.0, 0.0
+@njit(cache=True, inline="always")
+def _anchored_sums_nb(price: np.ndarray, volume: np.ndarray, start: int, stop: int,
+                      anchor: float) -> tuple[float, float, float, int]:
+    """(sum v, sum v (p - anchor), sum v (p - anchor)^2, bars with v > 0) over bars start..stop-1."""
+    s0, s1, s2, count = 0.0, 0.0, 0.0, 0
     for i in range(start, stop):
-        if w[i] > 0.0:
-            weight, mean, ssd = _weighted_add_nb(x[i], w[i], weight, mean, ssd)
-    return weight, mean, ssd
+        v, p = volume[i], price[i] - anchor
+        s0 += v
+        s1 += v * p
+        s2 += v * p * p
+        count += v > 0.0
+    return s0, s1, s2, count
+
+
+@njit(cache=True, inline="always")
+def _slide_anchored_sums_nb(price_in: np.ndarray, volume_in: np.ndarray, price_out: np.ndarray,
+                            volume_out: np.ndarray, anchor: float, sums: tuple[float, float, float, int],
+                            out_weight: np.ndarray, out_gap: np.ndarray, out_spread: np.ndarray) -> None:
+    """One block of vwap_sums_1d_nb: bar i enters (price_in[i], volume_in[i]) as bar i of the _out views
+    leaves (aligned views: no index wraparound), then the window's statistics are written."""
+    s0, s1, s2, count = sums
+    for i in range(len(price_in)):
+        v, p = volume_in[i], price_in[i] - anchor
+        v_out, p_out = volume_out[i], price_out[i] - anchor
+        s0 += v - v_out
+        s1 += v * p - v_out * p_out
+        s2 += v * p * p - v_out * p_out * p_out
+        count += (v > 0.0) - (v_out > 0.0)
+        out_weight[i] = s0 if count > 0 else 0.0
+        out_gap[i] = s0 * p - s1 if count > 0 else np.nan
+        out_spread[i] = s0 * s2 - s1 * s1 if count > 0 else np.nan
 
 
 @njit(cache=True)
+def vwap_sums_1d_nb(price: np.ndarray, volume: np.ndarray, window: int, out_weight: np.ndarray,
+                    out_gap: np.ndarray, out_spread: np.ndarray) -> None:
+    """Division-free rolling VWAP statistics of the last `window` bars, W = sum(v):
+    out_weight = W, out_gap = W (price[t] - vwap), out_spread = W^2 var (var = sum(v (p - vwap)^2) / W).
+
+    So vwap = price - gap / W, dev = sqrt(spread) / W and (price - vwap) / dev = gap / sqrt(spread).
+    NaN (weight 0) for t < window - 1 and while the window's volume is zero.
+
+    Running sums of v, v (p - a) and v (p - a)^2 around an anchor price a take one add per bar each
+    ((entering - leaving) terms, no division on a dependency chain): gap = s0 (price - a) - s1 and
+    spread = s0 s2 - s1^2. Prices far from zero would make the spread cancel, so the anchor is re-set
+    every `window` bars to the price of a bar inside every window it serves and the sums re-taken from
+    scratch (one extra pass in all, which also clears accumulated rounding): |vwap - a| stays within
+    the window's range, and dev comes out within ~1e-13 relative of a two-pass sum on real prices.
+    """
+    _check_window_nb(window)
+    n = len(price)
+    head = min(window, n)
+    nothing = np.zeros(head)  # what "leaves" the first window: zero volume
+    _slide_anchored_sums_nb(price[:head], volume[:head], nothing, nothing, price[0], (0.0, 0.0, 0.0, 0),
+                            out_weight[:head], out_gap[:head], out_spread[:head])
+    for start in range(window, n, window):
+        stop = min(start + window, n)
+        anchor = price[start]  # a bar of every window ending at start..stop-1
+        sums = _anchored_sums_nb(price, volume, start - window, start, anchor)  # bar start - window leaves first
+        _slide_anchored_sums_nb(price[start:stop], volume[start:stop], price[start - window:stop - window],
+                                volume[start - window:stop - window], anchor, sums, out_weight[start:stop],
+                                out_gap[start:stop], out_spread[start:stop])
+    warm_up = min(window - 1, n)
+    out_weight[:warm_up] = 0.0
+    out_gap[:warm_up] = np.nan
+    out_spread[:warm_up] = np.nan
+
+
+@njit(cache=True, error_model="numpy")
 def vwap_1d_nb(price: np.ndarray, volume: np.ndarray, window: int, out_vwap: np.ndarray,
                out_dev: np.ndarray) -> None:
     """Rolling volume-weighted average price and volume-weighted standard deviation of price around it.
 
-    vwap = sum(v p) / sum(v), dev = sqrt(sum(v (p - vwap)^2) / sum(v)) over the last `window` bars, by
-    weighted Welford updates (no sum(v p^2) cancellation). Removing a bar that outweighs the rest of the
-    window would amplify rounding by that ratio, so the window is then re-summed from scratch (rare on
-    real volumes; O(1) amortised otherwise). NaN while the window's volume is zero.
+    vwap = sum(v p) / sum(v), dev = sqrt(sum(v (p - vwap)^2) / sum(v)) over the last `window` bars, NaN
+    while the window's volume is zero; from vwap_sums_1d_nb and a pass of divisions.
     """
-    _check_window_nb(window)
-    weight, mean, ssd = 0.0, 0.0, 0.0
+    weight = np.empty(len(price))
+    vwap_sums_1d_nb(price, volume, window, weight, out_vwap, out_dev)
     for t in range(len(price)):
-        if t >= window and volume[t - window] > 0.0:
-            old, w = price[t - window], volume[t - window]
-            if weight - w <= w:
-                weight, mean, ssd = _weighted_moments_nb(price, volume, t - window + 1, t)
-            else:
-                weight -= w
-                delta = old - mean
-                mean -= delta * w / weight
-                ssd -= w * delta * (old - mean)
-        if volume[t] > 0.0:
-            weight, mean, ssd = _weighted_add_nb(price[t], volume[t], weight, mean, ssd)
-        if t >= window - 1 and weight > 0.0:
-            out_vwap[t] = mean
-            out_dev[t] = np.sqrt(max(ssd, 0.0) / weight)
-        else:
-            out_vwap[t] = np.nan
-            out_dev[t] = np.nan
+        out_vwap[t] = price[t] - out_vwap[t] / weight[t]
+        out_dev[t] = np.sqrt(max(out_dev[t], 0.0)) / weight[t]
 
 
 @njit(cache=True)
@@ -353,29 +524,65 @@ def nadaraya_watson_1d_nb(x: np.ndarray, bandwidth: float, kernel: int, out: np.
 
     A direct weighted sum, O(N * m) with m the kernel's support (about 3h or h bars): running polynomial
     sums would make the Epanechnikov case O(N) but lose digits to cancellation on prices. NaN until the
-    first full support.
+    first full support. Each out[t] is four partial sums over every fourth weight, oldest first, added
+    as (s0 + s1) + (s2 + s3) (the tail of size % 4 weights goes to s0): a fixed order, so the result is
+    deterministic. The sums of NW_BLOCK bars are accumulated together, four weights of one partial sum
+    per pass along t: the passes have no dependency between bars and vectorise.
     """
     oldest_first = nadaraya_watson_weights_nb(bandwidth, kernel)[::-1].copy()  # aligns with x[t-size+1..t]
     size = len(oldest_first)
-    for t in range(len(x)):
-        if t < size - 1:
-            out[t] = np.nan
-            continue
-        past = x[t - size + 1:t + 1]
-        # four interleaved partial sums: independent chains the CPU overlaps (a single running sum
-        # waits on each add); the order is fixed, so the result is still deterministic
-        s0, s1, s2, s3 = 0.0, 0.0, 0.0, 0.0
-        i = 0
-        while i + 4 <= size:
-            s0 += oldest_first[i] * past[i]
-            s1 += oldest_first[i + 1] * past[i + 1]
-            s2 += oldest_first[i + 2] * past[i + 2]
-            s3 += oldest_first[i + 3] * past[i + 3]
-            i += 4
-        while i < size:
-            s0 += oldest_first[i] * past[i]
-            i += 1
-        out[t] = (s0 + s1) + (s2 + s3)
+    n = len(x)
+    head = min(size - 1, n)
+    out[:head] = np.nan
+    taps, bounds = _partial_sum_taps_nb(size)
+    partial = np.empty((4, NW_BLOCK))
+    for start in range(head, n, NW_BLOCK):
+        stop = min(start + NW_BLOCK, n)
+        for k in range(4):  # x[start - size + 1 + j:] meets weight j
+            _partial_sums_nb(x[start - size + 1:stop], oldest_first, taps[bounds[k]:bounds[k + 1]],
+                             partial[k, :stop - start])
+        block = out[start:stop]
+        for i in range(stop - start):
+            block[i] = (partial[0, i] + partial[1, i]) + (partial[2, i] + partial[3, i])
+
+
+@njit(cache=True)
+def _partial_sum_taps_nb(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The weights of nadaraya_watson_1d_nb's partial sums, in order: taps[bounds[k]:bounds[k + 1]] are
+    k, k + 4, ... below size - size % 4, then (k = 0) the tail of size % 4 weights."""
+    whole = size - size % 4
+    taps = np.empty(size, dtype=np.int64)
+    bounds = np.zeros(5, dtype=np.int64)
+    count = 0
+    for k in range(4):
+        for j in range(k, whole, 4):
+            taps[count] = j
+            count += 1
+        if k == 0:
+            for j in range(whole, size):
+                taps[count] = j
+                count += 1
+        bounds[k + 1] = count
+    return taps, bounds
+
+
+@njit(cache=True, inline="always")
+def _partial_sums_nb(x: np.ndarray, weights: np.ndarray, taps: np.ndarray, acc: np.ndarray) -> None:
+    """acc[i] = sum of weights[j] x[i + j] over j in taps, added in that order, four weights per pass."""
+    m = len(acc)
+    acc[:] = 0.0
+    g = 0
+    while g + 4 <= len(taps):
+        j0, j1, j2, j3 = taps[g], taps[g + 1], taps[g + 2], taps[g + 3]
+        w0, w1, w2, w3 = weights[j0], weights[j1], weights[j2], weights[j3]
+        x0, x1, x2, x3 = x[j0:j0 + m], x[j1:j1 + m], x[j2:j2 + m], x[j3:j3 + m]
+        for i in range(m):  # left to right: the same adds, in the same order, as one weight at a time
+            acc[i] = (((acc[i] + w0 * x0[i]) + w1 * x1[i]) + w2 * x2[i]) + w3 * x3[i]
+        g += 4
+    for g in range(g, len(taps)):
+        w0, x0 = weights[taps[g]], x[taps[g]:taps[g] + m]
+        for i in range(m):
+            acc[i] += w0 * x0[i]
 
 
 @njit(cache=True)

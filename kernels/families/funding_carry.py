@@ -7,7 +7,6 @@ import numpy as np
 from numba import njit
 
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
-from kernels.indicators import rolling_max_min_1d_nb
 
 BOUNDS = (
     GeneSpec("threshold", 0.0, 1e-4, KIND_FLOAT),  # rate per bar (1e-5 = 0.001 % per hour)
@@ -19,16 +18,16 @@ _BOUNDS = bounds_array(BOUNDS)
 @njit(cache=True)
 def funding_carry_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
                         close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
-    """Signal in [-1, 1] per bar (see module docstring)."""
+    """Signal in [-1, 1] per bar (see module docstring).
+
+    "Stayed above for `persistence` bars" is "the last `persistence` rates are all above": a run length
+    of consecutive bars above (below) reaches `persistence`. Same test as the rolling min (max) of the
+    window > threshold (< -threshold), exactly, for two integer counters per bar.
+    """
     threshold = param_nb(genes, _BOUNDS, 0)
-    n = len(funding)
-    highest = np.empty(n)
-    lowest = np.empty(n)
-    rolling_max_min_1d_nb(funding, funding, int(param_nb(genes, _BOUNDS, 1)), highest, lowest)
-    for t in range(n):
-        if lowest[t] > threshold:  # NaN in warm-up: flat
-            out[t] = -1.0
-        elif highest[t] < -threshold:
-            out[t] = 1.0
-        else:
-            out[t] = 0.0
+    persistence = int(param_nb(genes, _BOUNDS, 1))
+    above, below = 0, 0  # bars in a row with funding > threshold / < -threshold
+    for t in range(len(funding)):
+        above = above + 1 if funding[t] > threshold else 0
+        below = below + 1 if funding[t] < -threshold else 0
+        out[t] = -1.0 if above >= persistence else (1.0 if below >= persistence else 0.0)

@@ -26,26 +26,49 @@ _BOUNDS = bounds_array(BOUNDS)
 
 
 @njit(cache=True)
+def _slope_signal_nb(estimate: np.ndarray, previous: np.ndarray, threshold: float, out: np.ndarray) -> None:
+    """Mode slope over aligned views (estimate[t], estimate[t - 1], out[t]). estimate / previous - 1 >
+    threshold is tested as estimate > previous x (1 + threshold) (the estimate of positive prices is
+    positive): no division. The float side moves by a masked select, not a branch."""
+    up, down = 1.0 + threshold, 1.0 - threshold
+    side = 0.0
+    for i in range(len(out)):
+        rising, falling = estimate[i] > previous[i] * up, estimate[i] < previous[i] * down
+        direction = (1.0 if rising else 0.0) - (1.0 if falling else 0.0)
+        side = direction if direction != 0.0 else side
+        side = side if previous[i] == previous[i] else 0.0  # NaN: warm-up
+        out[i] = side
+
+
+@njit(cache=True)
+def _envelope_signal_nb(estimate: np.ndarray, previous: np.ndarray, close: np.ndarray, band: float,
+                        out: np.ndarray) -> None:
+    """Mode envelope over aligned views (estimate at t and t - 1, close and out at t): close / estimate - 1
+    against +-band, tested as close against estimate x (1 +- band). An entry (if any) wins, else the side
+    the close's crossing of the estimate closes is dropped."""
+    up, down = 1.0 + band, 1.0 - band
+    side = 0.0
+    for t in range(len(out)):
+        level, price = estimate[t], close[t]
+        entry = (1.0 if price < level * down else 0.0) - (1.0 if price > level * up else 0.0)
+        closing = (1.0 if price > level else 0.0) - (1.0 if price < level else 0.0)  # a long closes above
+        kept = 0.0 if side == closing else side
+        side = entry if entry != 0.0 else kept
+        side = side if previous[t] == previous[t] else 0.0  # NaN: warm-up
+        out[t] = side
+
+
+@njit(cache=True)
 def nadaraya_watson_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
                           close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
-    """Signal in [-1, 1] per bar (see module docstring)."""
-    mode = int(param_nb(genes, _BOUNDS, 2))
-    slope_threshold, band = param_nb(genes, _BOUNDS, 3), param_nb(genes, _BOUNDS, 4)
-    estimate = np.empty(len(close))
+    """Signal in [-1, 1] per bar (see module docstring). Flat until the estimate at t - 1 exists."""
+    n = len(close)
+    estimate = np.empty(n)
     kernel_regression_1d_nb(close, param_nb(genes, _BOUNDS, 0), int(param_nb(genes, _BOUNDS, 1)), estimate)
-    side = 0.0
-    for t in range(len(close)):
-        if t == 0 or np.isnan(estimate[t - 1]):
-            side = 0.0
-        elif mode == MODE_SLOPE:
-            slope = estimate[t] / estimate[t - 1] - 1.0
-            side = 1.0 if slope > slope_threshold else (-1.0 if slope < -slope_threshold else side)
-        else:
-            gap = close[t] / estimate[t] - 1.0
-            if gap < -band:
-                side = 1.0
-            elif gap > band:
-                side = -1.0
-            elif side * gap > 0.0:
-                side = 0.0  # crossed the estimate
-        out[t] = side
+    if n == 0:
+        return
+    out[0] = 0.0
+    if int(param_nb(genes, _BOUNDS, 2)) == MODE_SLOPE:
+        _slope_signal_nb(estimate[1:], estimate[:-1], param_nb(genes, _BOUNDS, 3), out[1:])
+    else:
+        _envelope_signal_nb(estimate[1:], estimate[:-1], close[1:], param_nb(genes, _BOUNDS, 4), out[1:])

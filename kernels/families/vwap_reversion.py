@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
-from kernels.indicators import vwap_1d_nb
+from kernels.indicators import vwap_sums_1d_nb
 
 BOUNDS = (
     GeneSpec("window", 10, 200, KIND_INT),  # bars
@@ -17,25 +17,31 @@ _BOUNDS = bounds_array(BOUNDS)
 
 
 @njit(cache=True)
+def _reversion_step_nb(side: float, gap: float, spread: float, entry2: float, exit2: float) -> float:
+    """New side from z = gap / sqrt(spread) (kernels.indicators.vwap_sums_1d_nb), tested on squares:
+    |z| > z_entry is gap^2 > z_entry^2 spread, no division or root.
+
+    Selects, not branches, on a float side (z wanders around the bands; a branch would mispredict): the
+    entry side (if any) wins, else the side survives only if z is still beyond the exit band on it
+    (z < -z_exit for a long, z > z_exit for a short)."""
+    below = 1.0 if gap < 0.0 else -1.0  # the long side when the close is below the vwap
+    survivor = below if gap * gap > exit2 * spread else 0.0
+    kept = side if side == survivor else 0.0
+    side = below if gap * gap > entry2 * spread else kept
+    return side if spread > 0.0 else 0.0  # warm-up, no volume, or a flat window: no z-score
+
+
+@njit(cache=True)
 def vwap_reversion_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
                          close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring)."""
     z_entry = param_nb(genes, _BOUNDS, 1)
     z_exit = param_nb(genes, _BOUNDS, 2) * z_entry
     n = len(close)
-    vwap = np.empty(n)
-    dev = np.empty(n)
-    vwap_1d_nb(close, volume, int(param_nb(genes, _BOUNDS, 0)), vwap, dev)
+    gap = np.empty(n)
+    spread = np.empty(n)
+    vwap_sums_1d_nb(close, volume, int(param_nb(genes, _BOUNDS, 0)), out, gap, spread)  # out: scratch weights
     side = 0.0
     for t in range(n):
-        if not dev[t] > 0.0:  # warm-up, no volume, or a flat window: no z-score
-            side = 0.0
-        else:
-            z = (close[t] - vwap[t]) / dev[t]
-            if z < -z_entry:
-                side = 1.0
-            elif z > z_entry:
-                side = -1.0
-            elif (side > 0.0 and z >= -z_exit) or (side < 0.0 and z <= z_exit):
-                side = 0.0
+        side = _reversion_step_nb(side, gap[t], spread[t], z_entry * z_entry, z_exit * z_exit)
         out[t] = side

@@ -71,6 +71,15 @@ def test_zscore_is_nan_on_a_flat_window():
 
 
 @pytest.mark.parametrize("window", [1, 24, N - 1, N + 3])
+def test_realized_vol_from_squares_is_bit_identical(window):
+    close = _series()[3]
+    squares = _run(ind.squared_log_returns_1d_nb, close)
+    assert squares[0] == 0.0
+    np.testing.assert_array_equal(_run(ind.realized_vol_from_squares_1d_nb, squares, window),
+                                  _run(ind.realized_vol_1d_nb, close, window))
+
+
+@pytest.mark.parametrize("window", [1, 24, N - 1, N + 3])
 def test_realized_vol_matches_pandas(window):
     close = _series()[3]
     r2 = pd.Series(np.log(close)).diff() ** 2
@@ -90,6 +99,29 @@ def test_rolling_max_handles_ties_and_monotone_runs():
     out_max, out_min = _run(ind.rolling_max_min_1d_nb, x, x, 3, n_out=2, n=10)
     _close(out_max, pd.Series(x).rolling(3).max(), rtol=0)
     _close(out_min, pd.Series(x).rolling(3).min(), rtol=0)
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 4, 7, 8, 14, 50, 127, N + 7])
+def test_extremes_table_gives_rolling_max_min_and_midpoint(window):
+    _, high, low, _, _ = _series()
+    table_max, table_min = ind.extremes_table_nb(high, low, ind.extremes_levels_nb(window))
+    out_max, out_min = _run(ind.table_max_min_1d_nb, table_max, table_min, window, n_out=2)
+    expected_max, expected_min = pd.Series(high).rolling(window).max(), pd.Series(low).rolling(window).min()
+    _close(out_max, expected_max, rtol=0, atol=0)  # max is exact: same values as any other method
+    _close(out_min, expected_min, rtol=0, atol=0)
+    _close(_run(ind.table_midpoint_1d_nb, table_max, table_min, window), (expected_max + expected_min) / 2,
+           rtol=0, atol=0)
+
+
+def test_extremes_table_rows_and_limits():
+    x = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0])
+    table_max, table_min = ind.extremes_table_nb(x, x, 3)
+    np.testing.assert_array_equal(table_max[2], [3, 3, 4, 4, 5, 9, 9, 9])  # 4-bar spans (fewer at the start)
+    np.testing.assert_array_equal(table_min[1], [3, 1, 1, 1, 1, 5, 2, 2])
+    assert [ind.extremes_levels_nb(w) for w in (1, 2, 3, 4, 7, 8, 100)] == [1, 2, 2, 3, 3, 4, 7]
+    _run(ind.table_max_min_1d_nb, table_max, table_min, 7, n_out=2, n=8)
+    with pytest.raises(ValueError, match="levels"):
+        _run(ind.table_max_min_1d_nb, table_max, table_min, 8, n_out=2, n=8)
 
 
 @pytest.mark.parametrize("window", [1, 20, N - 1, N + 5])
@@ -195,9 +227,35 @@ def test_vwap_matches_two_pass_loop(window):
     _, _, _, close, volume = _series(n=N)
     vwap, dev = _run(ind.vwap_1d_nb, close, volume, window, n_out=2)
     ref_vwap, ref_dev = _vwap_loop(close, volume, window)
-    _close(vwap, ref_vwap, rtol=1e-10)
-    # Welford downdates leave rounding of the order of 1e-16 * price^2 in sum(v (p - vwap)^2): ~1e-8 * price in dev
-    _close(dev, ref_dev, rtol=1e-6, atol=1e-8 * close.max())
+    _close(vwap, ref_vwap, rtol=1e-12)
+    # a (near-)zero variance is a difference of sums of order price^2: its root keeps ~1e-8 * price of rounding
+    _close(dev, ref_dev, rtol=1e-9, atol=1e-8 * close.max())
+
+
+@pytest.mark.parametrize("window", [1, 2, 10, 200, N + 1])
+def test_vwap_sums_are_the_scaled_statistics(window):
+    """weight = sum v, gap = weight (price - vwap), spread = weight^2 var: the division-free form."""
+    _, _, _, close, volume = _series(n=N)
+    weight, gap, spread = _run(ind.vwap_sums_1d_nb, close, volume, window, n_out=3)
+    vwap, dev = _run(ind.vwap_1d_nb, close, volume, window, n_out=2)
+    assert np.array_equal(weight == 0.0, np.isnan(vwap)) and np.array_equal(np.isnan(gap), np.isnan(vwap))
+    _close(close - gap / weight, vwap, rtol=1e-12)
+    _close(np.sqrt(np.maximum(spread, 0.0)) / weight, dev, rtol=1e-12, atol=1e-8 * close.max())
+
+
+def test_vwap_dev_is_accurate_on_real_prices(shared_data):
+    """Re-anchored sums on 28k real bars: within 1e-9 relative of an extended-precision two-pass sum."""
+    candles = pd.read_parquet(shared_data / "candles-1h" / "BTC.parquet")
+    price, volume = candles["close"].to_numpy(), candles["volume"].to_numpy()
+    bars = np.random.default_rng(0).integers(200, len(price), 300)
+    for window in (10, 37, 200):
+        vwap, dev = _run(ind.vwap_1d_nb, price, volume, window, n_out=2, n=len(price))
+        for t in bars:
+            p = price[t - window + 1:t + 1].astype(np.longdouble)
+            v = volume[t - window + 1:t + 1].astype(np.longdouble)
+            mean = (v * p).sum() / v.sum()
+            assert abs(vwap[t] / mean - 1) < 1e-12
+            assert abs(dev[t] / np.sqrt((v * (p - mean) ** 2).sum() / v.sum()) - 1) < 1e-9
 
 
 def test_vwap_is_nan_while_the_window_has_no_volume():
@@ -235,6 +293,30 @@ def _nw_loop(x, h, kernel):
 def test_nadaraya_watson_matches_loop(kernel, bandwidth):
     close = _series()[3]
     _close(_run(ind.nadaraya_watson_1d_nb, close, bandwidth, kernel), _nw_loop(close, bandwidth, kernel), rtol=1e-12)
+
+
+def _nw_four_sums(x, h, kernel):
+    """The scalar summation order nadaraya_watson_1d_nb promises: four partial sums over every fourth
+    weight, oldest first, the size % 4 tail in the first, added as (s0 + s1) + (s2 + s3)."""
+    w = ind.nadaraya_watson_weights_nb(h, kernel)[::-1]
+    size, whole = len(w), len(w) - len(w) % 4
+    out = np.full(len(x), np.nan)
+    for t in range(size - 1, len(x)):
+        past, s = x[t - size + 1:t + 1], [0.0, 0.0, 0.0, 0.0]
+        for j in range(size):
+            s[j % 4 if j < whole else 0] += w[j] * past[j]
+        out[t] = (s[0] + s[1]) + (s[2] + s[3])
+    return out
+
+
+@pytest.mark.parametrize("kernel,bandwidth", [(ind.KERNEL_GAUSSIAN, 5.3), (ind.KERNEL_GAUSSIAN, 60.0),
+                                              (ind.KERNEL_EPANECHNIKOV, 7.0), (ind.KERNEL_EPANECHNIKOV, 33.3)])
+def test_nadaraya_watson_blocks_keep_the_scalar_order_to_the_bit(kernel, bandwidth):
+    """Bars are summed NW_BLOCK at a time and weights four per pass: still the same adds, in the same order."""
+    n = 2 * ind.NW_BLOCK + 77
+    close = _series(seed=3, n=n)[3]
+    np.testing.assert_array_equal(_run(ind.nadaraya_watson_1d_nb, close, bandwidth, kernel, n=n),
+                                  _nw_four_sums(close, bandwidth, kernel))
 
 
 def test_nadaraya_watson_rejects_bad_arguments():
