@@ -11,35 +11,49 @@ leverage and long-only clipping) and its stops are member a's, as kernels.ga.pop
 Honesty: the market is sliced to bars 0..bounds[-1] before anything runs, so no later bar can leak into
 the metrics; each family only reads bars 0..t for its position at t (tests/kernels/test_lookahead.py).
 
-Speed: `prange` over genomes, each with one N-length target buffer that its family fills and the fused
-simulator reads (no S x N array). Work that depends on the market only is done once per call in
-"banks" that the per-genome pass reads: the EMA of every window used by an EMA-crossover genome
-(kernels.families.ema_crossover) and the learning features and moment sums
-(kernels.families.learning). Other families compute their indicators per genome: their windows vary
-continuously or their cost is already at the simulator's.
+Speed: `prange` over genomes, each with one N-length signal buffer that its family fills and the fused
+simulator reads, sizing it by the genome's risk genes where it changes (no S x N array, no sizing pass).
+Work that depends on the market only is done once per call in "banks" that the per-genome pass reads:
+the EMA of every window used by an EMA-crossover genome (kernels.families.ema_crossover), the learning
+features and moment sums (kernels.families.learning), a table of rolling highs and lows over 2^j bars
+that answers any Donchian, stochastic or Ichimoku window in two lookups, and the squared log returns of
+realised volatility (kernels.indicators). Other families compute their indicators per genome: their
+windows vary continuously or their cost is already near the simulator's.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from kernels.families import FAMILY_NAMES, N_FAMILIES, check_family
-from kernels.families.dispatch import apply_risk_1d_nb, positions_1d_nb, signal_1d_nb
+from kernels.families.dispatch import apply_risk_1d_nb, positions_1d_nb, signal_1d_nb, sizing_nb
+from kernels.families import donchian_breakout, ichimoku, stochastic
+from kernels.families.donchian_breakout import donchian_breakout_from_table_1d_nb
 from kernels.families.ema_crossover import ema_bank_nb, ema_crossover_from_bank_1d_nb, ema_crossover_windows_2d_nb
+from kernels.families.ichimoku import ichimoku_from_table_1d_nb
 from kernels.families.learning import N_FEATURES, N_MOMENTS, learning_bank_nb
 from kernels.families.linear_classifier import linear_classifier_from_bank_1d_nb
 from kernels.families.pca_tree_quantile import pca_tree_quantile_from_bank_1d_nb
+from kernels.families.stochastic import stochastic_from_table_1d_nb
+from kernels.families.vol_scaling import vol_scaling_from_bank_1d_nb
 from kernels.genome import N_GENES, decode_risk_nb
+from kernels.indicators import extremes_table_nb, squared_log_returns_1d_nb
 from kernels.metrics import N_METRICS
-from kernels.simulate import simulate_1d_nb
+from kernels.simulate import simulate_signal_1d_nb
 
 __all__ = ["Market", "Costs", "evaluate", "positions", "returns"]
 
 _EMA = FAMILY_NAMES.index("ema_crossover")
 _LINEAR = FAMILY_NAMES.index("linear_classifier")
 _PCA_TREE = FAMILY_NAMES.index("pca_tree_quantile")
+_DONCHIAN = FAMILY_NAMES.index("donchian_breakout")
+_STOCHASTIC = FAMILY_NAMES.index("stochastic")
+_ICHIMOKU = FAMILY_NAMES.index("ichimoku")
+_VOL_SCALING = FAMILY_NAMES.index("vol_scaling")
+_TABLE_LEVELS = max(donchian_breakout.TABLE_LEVELS, stochastic.TABLE_LEVELS, ichimoku.TABLE_LEVELS)
 
 
 class Market(NamedTuple):
@@ -72,6 +86,9 @@ class _Banks(NamedTuple):
     y: np.ndarray  # float64[N] labels
     usable: np.ndarray  # bool[N]
     cum: np.ndarray  # float64[N + 1, N_MOMENTS, N_MOMENTS] cumulative moments
+    table_max: np.ndarray  # float64[_TABLE_LEVELS, N] rolling highs over 2^j bars (kernels.indicators)
+    table_min: np.ndarray  # float64[_TABLE_LEVELS, N] rolling lows over 2^j bars
+    squares: np.ndarray  # float64[N] squared log returns
 
 
 def evaluate(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np.ndarray,
@@ -82,10 +99,14 @@ def evaluate(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np
     population = _check_population(families, genes, families_b, genes_b)
     bounds = _check_bounds(bounds, len(market.close))
     arrays = _sliced(market, int(bounds[-1]) + 1)
-    out = np.empty((len(population[0]), len(bounds) - 1, N_METRICS))
+    order = _balanced_order(population[0], numba.get_num_threads())
+    population = tuple(np.ascontiguousarray(a[order]) for a in population)
+    out = np.empty((len(order), len(bounds) - 1, N_METRICS))
     _evaluate_nb(*population, *arrays, _build_banks(arrays, *population), bounds, costs.fee, costs.slippage,
                  float(market.bars_per_year), out, np.empty((len(out), 0)))
-    return out
+    result = np.empty_like(out)
+    result[order] = out
+    return result
 
 
 def returns(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np.ndarray,
@@ -117,6 +138,15 @@ def positions(market: Market, family: int, genes: np.ndarray, stop: int | None =
     out = np.empty(stop)
     positions_1d_nb(family, genes2d[0], *arrays, out)
     return out
+
+
+def _balanced_order(families: np.ndarray, threads: int) -> np.ndarray:
+    """The order to evaluate genomes in: sorted by family, then dealt round-robin into `threads` blocks.
+
+    `prange` hands each thread one contiguous block, and a PCA-tree genome costs ~20x an EMA one: in
+    the order given, one thread could draw most of the costly genomes and the other wait for it."""
+    by_family = np.argsort(families, kind="stable")
+    return np.concatenate([by_family[b::threads] for b in range(max(threads, 1))])
 
 
 def _check_population(families: np.ndarray, genes: np.ndarray, families_b: np.ndarray | None = None,
@@ -186,22 +216,50 @@ def _build_banks(arrays: tuple[np.ndarray, ...], families: np.ndarray, genes: np
     else:
         x, y = np.empty((N_FEATURES, 0)), np.empty(0)
         usable, cum = np.empty(0, dtype=np.bool_), np.empty((0, N_MOMENTS, N_MOMENTS))
-    return _Banks(ema, ema_row, x, y, usable, cum)
+    if np.isin(members, (_DONCHIAN, _STOCHASTIC, _ICHIMOKU)).any():
+        table_max, table_min = extremes_table_nb(high, low, _TABLE_LEVELS)
+    else:
+        table_max = table_min = np.empty((0, 0))
+    squares = np.empty(len(close) if np.any(members == _VOL_SCALING) else 0)
+    if len(squares):
+        squared_log_returns_1d_nb(close, squares)
+    return _Banks(ema, ema_row, x, y, usable, cum, table_max, table_min, squares)
 
 
 @njit(cache=True)
-def _target_1d_nb(family: int, genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def _signal_1d_nb(family: int, genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
                   close: np.ndarray, volume: np.ndarray, funding: np.ndarray, banks: _Banks, out: np.ndarray) -> None:
-    """positions_1d_nb, reading the banks where a family has one (bit-identical results)."""
+    """signal_1d_nb, reading the banks where a family has one (bit-identical results)."""
     if family == _EMA:
         ema_crossover_from_bank_1d_nb(genes, banks.ema, banks.ema_row, out)
     elif family == _LINEAR:
         linear_classifier_from_bank_1d_nb(genes, banks.x, banks.cum, out)
     elif family == _PCA_TREE:
         pca_tree_quantile_from_bank_1d_nb(genes, banks.x, banks.y, banks.usable, banks.cum, out)
+    elif family == _DONCHIAN:
+        donchian_breakout_from_table_1d_nb(genes, close, volume, banks.table_max, banks.table_min, out)
+    elif family == _STOCHASTIC:
+        stochastic_from_table_1d_nb(genes, close, banks.table_max, banks.table_min, out)
+    elif family == _ICHIMOKU:
+        ichimoku_from_table_1d_nb(genes, close, banks.table_max, banks.table_min, out)
+    elif family == _VOL_SCALING:
+        vol_scaling_from_bank_1d_nb(genes, close, banks.squares, out)
     else:
         signal_1d_nb(family, genes, open_, high, low, close, volume, funding, out)
-    apply_risk_1d_nb(genes, out)
+
+
+@njit(cache=True)
+def _ensemble_target_1d_nb(families: tuple[int, int], genes_a: np.ndarray, genes_b: np.ndarray,
+                           open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                           volume: np.ndarray, funding: np.ndarray, banks: _Banks, out: np.ndarray) -> None:
+    """The mean of the two members' target positions, each sized by its own risk genes."""
+    _signal_1d_nb(families[0], genes_a, open_, high, low, close, volume, funding, banks, out)
+    apply_risk_1d_nb(genes_a, out)
+    other = np.empty(len(out))
+    _signal_1d_nb(families[1], genes_b, open_, high, low, close, volume, funding, banks, other)
+    apply_risk_1d_nb(genes_b, other)
+    for t in range(len(out)):
+        out[t] = 0.5 * (out[t] + other[t])
 
 
 @njit(cache=True, parallel=True)
@@ -209,15 +267,17 @@ def _evaluate_nb(families: np.ndarray, genes: np.ndarray, families_b: np.ndarray
                  open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
                  funding: np.ndarray, banks: _Banks, bounds: np.ndarray, fee: float, slippage: float,
                  bars_per_year: float, out_metrics: np.ndarray, out_returns: np.ndarray) -> None:
-    """Per genome: target -> simulate into out_metrics[i] (and out_returns[i] unless it has 0 columns)."""
+    """Per genome: signal -> simulate, sized on the fly, into out_metrics[i] (and out_returns[i] unless
+    it has 0 columns). An ensemble's target is built first and simulated as it is."""
     for i in prange(len(families)):
-        target = np.empty(len(close))  # the genome's only N-length buffer (two for an ensemble)
-        _target_1d_nb(families[i], genes[i], open_, high, low, close, volume, funding, banks, target)
+        signal = np.empty(len(close))  # the genome's only N-length buffer (two for an ensemble)
         if families_b[i] >= 0:
-            other = np.empty(len(close))
-            _target_1d_nb(families_b[i], genes_b[i], open_, high, low, close, volume, funding, banks, other)
-            for t in range(len(close)):
-                target[t] = 0.5 * (target[t] + other[t])
+            _ensemble_target_1d_nb((families[i], families_b[i]), genes[i], genes_b[i], open_, high, low, close,
+                                   volume, funding, banks, signal)
+            low_clip, high_clip, leverage = -np.inf, np.inf, 1.0
+        else:
+            _signal_1d_nb(families[i], genes[i], open_, high, low, close, volume, funding, banks, signal)
+            low_clip, high_clip, leverage = sizing_nb(genes[i])
         _, stop_loss, take_profit, _ = decode_risk_nb(genes[i])  # an ensemble stops on member a's genes
-        simulate_1d_nb(target, open_, high, low, close, funding, bounds, stop_loss, take_profit, fee, slippage,
-                       bars_per_year, out_metrics[i], out_returns[i])
+        simulate_signal_1d_nb(signal, low_clip, high_clip, leverage, open_, high, low, close, funding, bounds,
+                              stop_loss, take_profit, fee, slippage, bars_per_year, out_metrics[i], out_returns[i])

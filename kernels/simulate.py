@@ -59,7 +59,7 @@ from kernels.metrics import (
     write_metrics_nb,
 )
 
-__all__ = ["SimState", "simulate_1d_nb", "stop_band_nb", "stop_price_nb"]
+__all__ = ["SimState", "simulate_1d_nb", "simulate_signal_1d_nb", "stop_band_nb", "stop_price_nb"]
 
 
 class SimState(NamedTuple):
@@ -197,55 +197,85 @@ def simulate_1d_nb(target: np.ndarray, open: np.ndarray, high: np.ndarray, low: 
         bars_per_year: annualisation factor (8760 for hourly bars).
         out_metrics: float64[K, N_METRICS], written. out_returns: float64[N] or float64[0].
     """
-    _check_inputs_nb(target, open, high, low, close, funding, bounds, stop_loss, take_profit, fee,
+    simulate_signal_1d_nb(target, -np.inf, np.inf, 1.0, open, high, low, close, funding, bounds, stop_loss,
+                          take_profit, fee, slippage, bars_per_year, out_metrics, out_returns)
+
+
+@njit(cache=True, error_model="numpy")
+def simulate_signal_1d_nb(signal: np.ndarray, low_clip: float, high_clip: float, leverage: float,
+                          open: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                          funding: np.ndarray, bounds: np.ndarray, stop_loss: float, take_profit: float,
+                          fee: float, slippage: float, bars_per_year: float, out_metrics: np.ndarray,
+                          out_returns: np.ndarray) -> None:
+    """simulate_1d_nb of the target min(max(signal, low_clip), high_clip) * leverage, sized on the fly.
+
+    A genome's risk genes (long-only clip, leverage) are applied here, only at bars where the signal
+    changes, instead of in a separate pass over the bars: a whole read-modify-write pass per genome
+    was a tenth of the commonest family's cost. Same results, bit for bit, as sizing first.
+    """
+    _check_inputs_nb(signal, open, high, low, close, funding, bounds, stop_loss, take_profit, fee,
                      slippage, bars_per_year, out_metrics, out_returns)
+    if not (low_clip <= high_clip and leverage > 0.0 and np.isfinite(leverage)):
+        raise ValueError("need low_clip <= high_clip and a finite leverage > 0, got", low_clip, high_clip,
+                         leverage)
     start, stop = bounds[0], bounds[-1]
     write_returns = out_returns.shape[0] > 0
     if write_returns:
-        out_returns[:start] = 0.0
-        out_returns[stop + 1:] = 0.0
+        out_returns[:] = 0.0  # flat bars with no order are skipped, leaving their 0 return
     state = SimState(1.0, 0.0, -np.inf, np.inf, 0.0)
     eq = 1.0
-    prev_target = 0.0  # flat before bounds[0]
+    prev_signal = 0.0  # flat before bounds[0]
     first = start
     for k in range(bounds.shape[0] - 1):
         end = bounds[k + 1] + 1
         # Slices indexed from 0 let numba drop negative-index handling in the hot loop.
         returns = out_returns[first:end] if write_returns else out_returns
         stats = stats_start_nb(eq)
-        state, stats, eq, prev_target = _run_segment_nb(
-            state, stats, eq, prev_target, target[first:end], open[first:end], high[first:end],
-            low[first:end], close[first:end], funding[first:end], stop_loss, take_profit, fee, slippage,
-            returns)
+        state, stats, eq, prev_signal = _run_segment_nb(
+            state, stats, eq, prev_signal, signal[first:end], low_clip, high_clip, leverage, open[first:end],
+            high[first:end], low[first:end], close[first:end], funding[first:end], stop_loss, take_profit,
+            fee, slippage, returns)
         write_metrics_nb(stats, end - first, eq, bars_per_year, out_metrics[k])
         first = end
 
 
 @njit(cache=True, error_model="numpy", inline='always')
-def _run_segment_nb(state: SimState, stats: SegmentStats, eq: float, prev_target: float, target: np.ndarray,
-                    open: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
-                    funding: np.ndarray, stop_loss: float, take_profit: float, fee: float, slippage: float,
+def _run_segment_nb(state: SimState, stats: SegmentStats, eq: float, prev_signal: float, signal: np.ndarray,
+                    low_clip: float, high_clip: float, leverage: float, open: np.ndarray, high: np.ndarray,
+                    low: np.ndarray, close: np.ndarray, funding: np.ndarray, stop_loss: float,
+                    take_profit: float, fee: float, slippage: float,
                     out_returns: np.ndarray) -> tuple[SimState, SegmentStats, float, float]:
-    """Simulate the bars of one segment; returns the state, stats, equity and target after its last bar."""
+    """Simulate the bars of one segment; returns the state, stats, equity and signal after its last bar.
+
+    An order goes out when the sized target changes, which needs a change of the signal: the sizing
+    runs only then."""
     write_returns = out_returns.shape[0] > 0
+    prev_target = min(max(prev_signal, low_clip), high_clip) * leverage
     for t in range(close.shape[0]):
         exposed = state.position != 0.0
         if exposed:
             state, stats = _hold_bar_nb(state, stats, open[t], high[t], low[t], close[t], funding[t], fee,
                                         slippage)
-        if target[t] != prev_target:
-            if not np.isfinite(target[t]):
-                raise ValueError("target must be finite, got target =", target[t])
-            state, stats = _rebalance_nb(state, stats, target[t], close[t], fee, slippage, stop_loss,
-                                         take_profit)
-            prev_target = target[t]
+        changed = False
+        if signal[t] != prev_signal:
+            if not np.isfinite(signal[t]):
+                raise ValueError("target must be finite, got target =", signal[t])
+            prev_signal = signal[t]
+            target = min(max(prev_signal, low_clip), high_clip) * leverage
+            changed = target != prev_target
+            if changed:
+                state, stats = _rebalance_nb(state, stats, target, close[t], fee, slippage, stop_loss,
+                                             take_profit)
+                prev_target = target
+        if not (exposed or changed):
+            continue  # flat and no order: equity and every statistic stay as they are (r = 0)
         new_eq = state.cash + state.position * close[t]
         r = (new_eq - eq) / eq if eq > 0.0 else 0.0  # eq == 0 only after ruin
         stats = stats_add_bar_nb(stats, r, new_eq, exposed)
         if write_returns:
             out_returns[t] = r
         eq = new_eq
-    return state, stats, eq, prev_target
+    return state, stats, eq, prev_signal
 
 
 @njit(cache=True, error_model="numpy")

@@ -58,12 +58,19 @@ def signal_1d_nb(family: int, genes: np.ndarray, open_: np.ndarray, high: np.nda
 
 
 @njit(cache=True)
-def apply_risk_1d_nb(genes: np.ndarray, signal: np.ndarray) -> None:
-    """In place: clip the signal to [0, 1] (long-only) or [-1, 1], then scale by the leverage gene."""
+def sizing_nb(genes: np.ndarray) -> tuple[float, float, float]:
+    """(low clip, high clip, leverage): a genome's target is min(max(signal, low), high) * leverage,
+    with the signal clipped to [0, 1] when long-only, [-1, 1] when long-short."""
     leverage, _, _, long_short = decode_risk_nb(genes)
-    floor = -1.0 if long_short else 0.0
+    return (-1.0 if long_short else 0.0), 1.0, leverage
+
+
+@njit(cache=True)
+def apply_risk_1d_nb(genes: np.ndarray, signal: np.ndarray) -> None:
+    """In place: the signal sized into the genome's target positions (sizing_nb)."""
+    low_clip, high_clip, leverage = sizing_nb(genes)
     for t in range(len(signal)):
-        signal[t] = min(max(signal[t], floor), 1.0) * leverage
+        signal[t] = min(max(signal[t], low_clip), high_clip) * leverage
 
 
 @njit(cache=True)

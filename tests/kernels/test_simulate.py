@@ -13,7 +13,7 @@ import pytest
 from numba import njit, prange
 
 from kernels.metrics import METRIC_NAMES, N_METRICS
-from kernels.simulate import simulate_1d_nb, stop_band_nb, stop_price_nb
+from kernels.simulate import simulate_1d_nb, simulate_signal_1d_nb, stop_band_nb, stop_price_nb
 
 vbt = pytest.importorskip("vectorbt")
 from vectorbt.portfolio.enums import SizeType  # noqa: E402
@@ -484,3 +484,32 @@ def test_callable_from_a_prange_loop():
     for i in range(6):
         expected, _ = simulate(targets[i], bars, bounds=bounds, stop_loss=0.02, take_profit=0.05)
         np.testing.assert_array_equal(out[i], expected)
+
+
+@pytest.mark.parametrize("low_clip, high_clip, leverage", [(0.0, 1.0, 2.5), (-1.0, 1.0, 0.4), (-1.0, 1.0, 1.0)])
+def test_sizing_on_the_fly_equals_sizing_first(low_clip, high_clip, leverage):
+    """simulate_signal_1d_nb sizes the signal only where it changes; the result is simulate_1d_nb's on the
+    sized target, bit for bit (signal moves inside the clip leave the target, and so the orders, alone)."""
+    bars = synthetic_bars(400, 5)
+    rng = np.random.default_rng(5)
+    signal = random_target(bars.n, rng, levels=np.array([-1.5, -1.0, -0.3, 0.0, 0.6, 1.0, 2.0]))
+    target = np.minimum(np.maximum(signal, low_clip), high_clip) * leverage
+    funding = rng.normal(1e-5, 1e-5, bars.n)
+    bounds = np.array([3, 120, 399])
+    expected_metrics, expected_returns = np.zeros((2, N_METRICS)), np.zeros(bars.n)
+    simulate_1d_nb(target, bars.open, bars.high, bars.low, bars.close, funding, bounds, 0.03, 0.06, FEE, SLIP, BPY,
+                   expected_metrics, expected_returns)
+    metrics, returns = np.zeros((2, N_METRICS)), np.full(bars.n, np.nan)
+    simulate_signal_1d_nb(signal, low_clip, high_clip, leverage, bars.open, bars.high, bars.low, bars.close,
+                          funding, bounds, 0.03, 0.06, FEE, SLIP, BPY, metrics, returns)
+    np.testing.assert_array_equal(metrics, expected_metrics)
+    np.testing.assert_array_equal(returns, expected_returns)
+    assert metrics[:, M["trades"]].sum() > 5
+
+
+@pytest.mark.parametrize("sizing", [(1.0, 0.0, 1.0), (0.0, 1.0, 0.0), (0.0, 1.0, np.inf)])
+def test_bad_sizing_raises(sizing):
+    bars = synthetic_bars(20, 6)
+    with pytest.raises(ValueError, match="low_clip <= high_clip"):
+        simulate_signal_1d_nb(np.ones(20), *sizing, bars.open, bars.high, bars.low, bars.close, np.zeros(20),
+                              np.array([0, 19]), 0.0, 0.0, FEE, SLIP, BPY, np.zeros((1, N_METRICS)), np.empty(0))
