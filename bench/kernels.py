@@ -31,6 +31,8 @@ from pathlib import Path
 # the package, not this file.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
+import flows  # noqa: F401  (before numba: points its cache at a folder keyed on the kernel sources, so no
+#               stale compiled callee runs after an edit; tests/conftest.py does the same)
 import numba
 import numpy as np
 import pandas as pd
