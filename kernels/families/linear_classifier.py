@@ -6,14 +6,18 @@ features plus an intercept column and D the identity except the (unpenalised) in
 X'X and X'y come from the moment bank in O(F^2), so a refit costs one 9 x 9 Cholesky solve. Between
 refits the last model predicts the next bar's vol-normalised return; the position is its sign when
 it clears +-threshold.
+
+Cost: a refit allocates nothing (its buffers live as long as the genome's pass), and the bars up to the
+next refit are scored in one vectorised pass (kernels.families.learning.affine_row_nb) then turned into
+signals branch-free, so the per-bar work is a few SIMD operations.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from kernels.families.learning import (LABEL, N_FEATURES, learning_bank_nb, signal_from_score_nb, solve_spd_nb,
-                                        window_moments_nb)
+from kernels.families.learning import (LABEL, N_FEATURES, N_MOMENTS, affine_row_nb, learning_bank_nb,
+                                        signal_from_score_nb, solve_spd_nb, window_moments_nb)
 from kernels.genome import KIND_FLOAT, KIND_INT, KIND_LOG, GeneSpec, bounds_array, param_nb
 
 BOUNDS = (
@@ -28,17 +32,31 @@ MIN_SAMPLES = 2 * (N_FEATURES + 1)
 
 @njit(cache=True)
 def fit_ridge_nb(moments: np.ndarray, ridge: float, out_w: np.ndarray) -> bool:
-    """out_w = (intercept, weights) from window moments (E x E, see learning.py). False if singular
-    or too few samples (out_w then keeps the previous model)."""
+    """out_w = (intercept, weights) from window moments (E x E, see learning.py; the lower triangle is read
+    and overwritten: the normal equations are formed and solved in place). False if singular or too few
+    samples (out_w then keeps the previous model)."""
     count = moments[0, 0]
     if count < MIN_SAMPLES:
         return False
-    d = N_FEATURES + 1
-    a = moments[:d, :d] / count
-    b = moments[:d, LABEL] / count
+    d, inv_count = N_FEATURES + 1, 1.0 / count
+    for i in range(d):  # the lower triangle (all that window_moments_nb writes and solve_spd_nb reads)
+        for j in range(i + 1):
+            moments[i, j] *= inv_count
+        moments[LABEL, i] *= inv_count
     for j in range(1, d):
-        a[j, j] += ridge
-    return solve_spd_nb(a, b, out_w)
+        moments[j, j] += ridge
+    return solve_spd_nb(moments, moments[LABEL, :d], out_w)  # a C-contiguous a indexes faster than a block view
+
+
+@njit(cache=True, inline="always")
+def _predict_segment_nb(x: np.ndarray, weights: np.ndarray, bias: np.ndarray, threshold: float, start: int,
+                        stop: int, scores: np.ndarray, out: np.ndarray) -> None:
+    """out[start:stop] = signals of the model (weights[0] @ x + bias[0]) on those bars (NaN features: NaN
+    score -> flat); both passes vectorise (0-based and unsigned indices, no array views)."""
+    affine_row_nb(x, start, stop, weights, bias, 0, scores)
+    first = np.uint64(start)
+    for i in range(stop - start):
+        out[first + np.uint64(i)] = signal_from_score_nb(scores[0, i], threshold)
 
 
 @njit(cache=True)
@@ -46,15 +64,18 @@ def linear_classifier_from_bank_1d_nb(genes: np.ndarray, x: np.ndarray, cum: np.
     """The signal from a prebuilt learning bank (features x, cumulative moments cum)."""
     lookback, refit = int(param_nb(genes, _BOUNDS, 0)), int(param_nb(genes, _BOUNDS, 1))
     ridge, threshold = param_nb(genes, _BOUNDS, 2), param_nb(genes, _BOUNDS, 3)
-    w = np.zeros(N_FEATURES + 1)
+    moments, scores = np.empty((N_MOMENTS, N_MOMENTS)), np.empty((1, refit))
+    w = np.zeros(N_FEATURES + 1)  # (intercept, weights), seen by affine_row_nb as one row:
+    weights, bias = w[1:].reshape((1, N_FEATURES)), w[:1]
     fitted = False
-    for t in range(len(out)):
-        if t % refit == 0 and fit_ridge_nb(window_moments_nb(cum, t, lookback), ridge, w):
+    for start in range(0, len(out), refit):  # refits at t % refit == 0; the model serves until the next
+        stop = min(start + refit, len(out))
+        if fit_ridge_nb(window_moments_nb(cum, start, lookback, moments), ridge, w):
             fitted = True
-        score = w[0]
-        for j in range(N_FEATURES):
-            score += w[j + 1] * x[j, t]
-        out[t] = signal_from_score_nb(score, threshold) if fitted else 0.0  # NaN features: NaN score -> flat
+        if fitted:
+            _predict_segment_nb(x, weights, bias, threshold, start, stop, scores, out)
+        else:
+            out[start:stop] = 0.0
 
 
 @njit(cache=True)

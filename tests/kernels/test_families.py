@@ -8,9 +8,10 @@ from kernels.evaluate import positions
 from kernels.families import BOUNDS, FAMILY_NAMES, KERNELS, N_FAMILIES, decode_params
 from kernels.families.dispatch import positions_1d_nb
 from kernels.families.ema_crossover import ema_bank_nb, ema_crossover_1d_nb, ema_crossover_from_bank_1d_nb
+from kernels.indicators import ema_1d_nb
 from kernels.families.learning import LABEL, N_FEATURES, N_MOMENTS, learning_bank_nb, solve_spd_nb, symmetric_eigen_nb
 from kernels.families.linear_classifier import fit_ridge_nb
-from kernels.families.pca_tree_quantile import _grow_tree_nb, _predict_tree_nb, select_nb
+from kernels.families.pca_tree_quantile import _grow_tree_nb, _new_tree_scratch_nb, select_nb
 from kernels.genome import (GENE_DIRECTION, GENE_LEVERAGE, KIND_INT, N_FAMILY_GENES, N_GENES, decode_risk_nb)
 from market_fixtures import real_market, synthetic_market, truncated
 
@@ -141,6 +142,24 @@ def test_ema_bank_gives_bit_identical_signals(market):
         np.testing.assert_array_equal(direct, banked)
 
 
+@pytest.mark.parametrize("windows", [[7], [1, 3, 250], [5, 9, 13, 40, 41], list(range(5, 14))])
+def test_ema_bank_rows_equal_ema_1d_bit_for_bit(market, windows):
+    """The bank computes EMAs four at a time; each row must still be ema_1d_nb's, warm-up NaNs included
+    (window 250 is longer than the 240 bars: all NaN)."""
+    close = market.close[:240]
+    bank = ema_bank_nb(close, np.array(windows, dtype=np.int64))
+    assert bank.shape == (len(windows), len(close))
+    for row, window in zip(bank, windows):
+        expected = np.empty(len(close))
+        ema_1d_nb(close, window, expected)
+        np.testing.assert_array_equal(row, expected)
+
+
+def test_ema_bank_rejects_a_window_below_one(market):
+    with pytest.raises(ValueError, match="windows must be >= 1"):
+        ema_bank_nb(market.close, np.array([5, 0]))
+
+
 def test_moment_bank_equals_direct_window_sums(market):
     x, y, usable, cum = learning_bank_nb(market.high, market.low, market.close, market.volume)
     assert x.shape == (N_FEATURES, len(market.close)) and cum.shape == (len(market.close) + 1, N_MOMENTS, N_MOMENTS)
@@ -196,7 +215,7 @@ def test_select_matches_sorting(kind):
              "outlier": np.r_[rng.normal(size=n - 1), 1e12], "geometric": 0.5 ** np.arange(n),
              "sorted": np.sort(rng.normal(size=n))}[kind]
         k = int(rng.integers(0, n))
-        assert select_nb(a.copy(), k) == np.sort(a)[k]
+        assert select_nb(a.reshape(1, 1, -1), 0, 0, 0, n, k, np.mean(a), np.std(a)) == np.sort(a)[k]
 
 
 def test_tree_finds_a_planted_quantile_pattern():
@@ -206,9 +225,18 @@ def test_tree_finds_a_planted_quantile_pattern():
     z = rng.normal(size=(3, n))
     y = np.where(z[1] > np.quantile(z[1], 0.7), 1.0, -0.2) + rng.normal(0, 0.05, n)
     comp, thr, value = np.full(7, -1), np.empty(7), np.empty(7)
-    _grow_tree_nb(z.copy(), y.copy(), n, 2, 0.7, comp, thr, value)
+    tree = _new_tree_scratch_nb(3, 7, n)
+    tree.rows[0] = np.vstack([z, y])
+    tree.sums[0] = np.column_stack([z.sum(axis=1), (z ** 2).sum(axis=1), (z * y).sum(axis=1)])
+    tree.label_sums[0] = y.sum()
+    _grow_tree_nb(tree, n, 2, 0.7, comp, thr, value)
     assert comp[0] == 1
-    hits = np.array([_predict_tree_nb(z[:, i].copy(), comp, thr, value, 2) for i in range(n)])
+    hits = np.empty(n)
+    for i in range(n):
+        node = 0
+        for _ in range(2):
+            node = 2 * node + 1 + int(z[comp[node], i] > thr[node])
+        hits[i] = value[node]
     assert np.corrcoef(hits, y)[0, 1] > 0.95
 
 
