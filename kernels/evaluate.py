@@ -100,7 +100,7 @@ def evaluate(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np
     bounds = _check_bounds(bounds, len(market.close))
     arrays = _sliced(market, int(bounds[-1]) + 1)
     order = _balanced_order(population[0], numba.get_num_threads())
-    population = tuple(np.ascontiguousarray(a[order]) for a in population)
+    population = tuple(a[order] for a in population)  # fancy indexing copies: contiguous, writable
     out = np.empty((len(order), len(bounds) - 1, N_METRICS))
     _evaluate_nb(*population, *arrays, _build_banks(arrays, *population), bounds, costs.fee, costs.slippage,
                  float(market.bars_per_year), out, np.empty((len(out), 0)))
