@@ -11,7 +11,8 @@ leverage and long-only clipping) and its stops are member a's, as kernels.ga.pop
 Honesty: the market is sliced to bars 0..bounds[-1] before anything runs, so no later bar can leak into
 the metrics; each family only reads bars 0..t for its position at t (tests/kernels/test_lookahead.py).
 
-Speed: `prange` over genomes, each with one N-length signal buffer that its family fills and the fused
+Speed: `prange` over one block of genomes per thread, the blocks balanced by estimated cost (a genome
+can cost ~100x another), each genome with one N-length signal buffer that its family fills and the fused
 simulator reads, sizing it by the genome's risk genes where it changes (no S x N array, no sizing pass).
 Work that depends on the market only is done once per call in "banks" that the per-genome pass reads:
 the EMA of every window used by an EMA-crossover genome (kernels.families.ema_crossover), the learning
@@ -36,6 +37,7 @@ from kernels.families.ema_crossover import ema_bank_nb, ema_crossover_from_bank_
 from kernels.families.ichimoku import ichimoku_from_table_1d_nb
 from kernels.families.learning import N_FEATURES, N_MOMENTS, learning_bank_nb
 from kernels.families.linear_classifier import linear_classifier_from_bank_1d_nb
+from kernels.families.pca_tree_quantile import cost_estimate_nb as pca_tree_cost_nb
 from kernels.families.pca_tree_quantile import pca_tree_quantile_from_bank_1d_nb
 from kernels.families.stochastic import stochastic_from_table_1d_nb
 from kernels.families.vol_scaling import vol_scaling_from_bank_1d_nb
@@ -54,6 +56,14 @@ _STOCHASTIC = FAMILY_NAMES.index("stochastic")
 _ICHIMOKU = FAMILY_NAMES.index("ichimoku")
 _VOL_SCALING = FAMILY_NAMES.index("vol_scaling")
 _TABLE_LEVELS = max(donchian_breakout.TABLE_LEVELS, stochastic.TABLE_LEVELS, ichimoku.TABLE_LEVELS)
+# A genome's cost per bar by family, ns on one core of the 2-core dev machine (positions plus simulation,
+# random genes, 8,760 hourly BTC bars), for balancing the threads only: a wrong figure costs speed, never
+# a result. The PCA tree's cost varies ~20x with its genes, so it has its own estimate.
+_NS_PER_BAR = np.array([{
+    "ema_crossover": 6.4, "donchian_breakout": 6.1, "rsi_filter": 8.3, "stochastic": 13.8, "sma_trend": 5.7,
+    "atr_breakout": 8.6, "ichimoku": 8.9, "vwap_reversion": 11.8, "vol_scaling": 13.9, "funding_carry": 3.8,
+    "linear_classifier": 20.1, "pca_tree_quantile": 109.2, "bollinger": 9.5, "nadaraya_watson": 16.1,
+}[name] for name in FAMILY_NAMES])
 
 
 class Market(NamedTuple):
@@ -99,14 +109,9 @@ def evaluate(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np
     population = _check_population(families, genes, families_b, genes_b)
     bounds = _check_bounds(bounds, len(market.close))
     arrays = _sliced(market, int(bounds[-1]) + 1)
-    order = _balanced_order(population[0], numba.get_num_threads())
-    population = tuple(a[order] for a in population)  # fancy indexing copies: contiguous, writable
-    out = np.empty((len(order), len(bounds) - 1, N_METRICS))
-    _evaluate_nb(*population, *arrays, _build_banks(arrays, *population), bounds, costs.fee, costs.slippage,
-                 float(market.bars_per_year), out, np.empty((len(out), 0)))
-    result = np.empty_like(out)
-    result[order] = out
-    return result
+    metrics = np.empty((len(population[0]), len(bounds) - 1, N_METRICS))
+    _run(arrays, population, bounds, costs, float(market.bars_per_year), metrics, np.empty((len(metrics), 0)))
+    return metrics
 
 
 def returns(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np.ndarray,
@@ -118,9 +123,9 @@ def returns(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np.
     bounds = _check_bounds(bounds, len(market.close))
     stop = int(bounds[-1]) + 1
     arrays = _sliced(market, stop)
-    per_bar = np.zeros((len(population[0]), stop))  # contiguous, so evaluate's compiled variant is reused
-    _evaluate_nb(*population, *arrays, _build_banks(arrays, *population), bounds, costs.fee, costs.slippage,
-                 float(market.bars_per_year), np.empty((len(per_bar), len(bounds) - 1, N_METRICS)), per_bar)
+    per_bar = np.zeros((len(population[0]), stop))
+    _run(arrays, population, bounds, costs, float(market.bars_per_year),
+         np.empty((len(per_bar), len(bounds) - 1, N_METRICS)), per_bar)
     out = np.zeros((len(per_bar), len(market.close)))
     out[:, :stop] = per_bar
     return out
@@ -140,13 +145,64 @@ def positions(market: Market, family: int, genes: np.ndarray, stop: int | None =
     return out
 
 
-def _balanced_order(families: np.ndarray, threads: int) -> np.ndarray:
-    """The order to evaluate genomes in: sorted by family, then dealt round-robin into `threads` blocks.
+def _run(arrays: tuple[np.ndarray, ...], population: tuple[np.ndarray, ...], bounds: np.ndarray, costs: Costs,
+         bars_per_year: float, out_metrics: np.ndarray, out_returns: np.ndarray) -> None:
+    """Evaluate the population into out_metrics (and out_returns unless it has 0 columns), rows in the
+    caller's order, with the genomes dealt to the threads by estimated cost (_thread_blocks)."""
+    order, starts = _thread_blocks(*population, len(arrays[0]), numba.get_num_threads())
+    ordered = tuple(a[order] for a in population)  # fancy indexing copies: contiguous, writable
+    metrics = np.empty_like(out_metrics)
+    per_bar = np.empty((len(order), out_returns.shape[1]))
+    _evaluate_nb(*ordered, *arrays, _build_banks(arrays, *ordered), starts, bounds, costs.fee, costs.slippage,
+                 bars_per_year, metrics, per_bar)
+    out_metrics[order] = metrics
+    out_returns[order] = per_bar
 
-    `prange` hands each thread one contiguous block, and a PCA-tree genome costs ~20x an EMA one: in
-    the order given, one thread could draw most of the costly genomes and the other wait for it."""
-    by_family = np.argsort(families, kind="stable")
-    return np.concatenate([by_family[b::threads] for b in range(max(threads, 1))])
+
+def _thread_blocks(families: np.ndarray, genes: np.ndarray, families_b: np.ndarray, genes_b: np.ndarray,
+                   n_bars: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """(order, starts): thread b evaluates genomes order[starts[b]:starts[b + 1]].
+
+    Costs differ ~100x between genomes (a PCA-tree genome with a deep tree and frequent refits against an
+    SMA one), and prange hands each thread a fixed share: the blocks are filled longest first, each
+    genome to the least loaded block, by estimated cost (_NS_PER_BAR, the PCA tree's own estimate; an
+    ensemble costs both members)."""
+    cost = _genome_costs_nb(families, genes, families_b, genes_b, n_bars, _NS_PER_BAR)
+    return _least_loaded_blocks_nb(cost, max(threads, 1))
+
+
+@njit(cache=True)
+def _genome_costs_nb(families: np.ndarray, genes: np.ndarray, families_b: np.ndarray, genes_b: np.ndarray,
+                     n_bars: int, ns_per_bar: np.ndarray) -> np.ndarray:
+    """Estimated ns per genome (see _thread_blocks)."""
+    cost = np.empty(len(families))
+    for i in range(len(families)):
+        cost[i] = _member_cost_nb(families[i], genes[i], n_bars, ns_per_bar)
+        if families_b[i] >= 0:
+            cost[i] += _member_cost_nb(families_b[i], genes_b[i], n_bars, ns_per_bar)
+    return cost
+
+
+@njit(cache=True, inline="always")
+def _member_cost_nb(family: int, genes: np.ndarray, n_bars: int, ns_per_bar: np.ndarray) -> float:
+    return pca_tree_cost_nb(genes, n_bars) if family == _PCA_TREE else ns_per_bar[family] * n_bars
+
+
+@njit(cache=True)
+def _least_loaded_blocks_nb(cost: np.ndarray, blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Longest-processing-time-first: in decreasing cost, each item joins the block with the least total
+    so far. Returns (order, starts) as _thread_blocks; within a block, items keep their input order."""
+    block = np.empty(len(cost), dtype=np.int64)
+    load = np.zeros(blocks)
+    count = np.zeros(blocks, dtype=np.int64)
+    for i in np.argsort(-cost, kind="mergesort"):
+        b = np.argmin(load)
+        block[i] = b
+        load[b] += cost[i]
+        count[b] += 1
+    starts = np.zeros(blocks + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(count)
+    return np.argsort(block, kind="mergesort"), starts
 
 
 def _check_population(families: np.ndarray, genes: np.ndarray, families_b: np.ndarray | None = None,
@@ -265,19 +321,22 @@ def _ensemble_target_1d_nb(families: tuple[int, int], genes_a: np.ndarray, genes
 @njit(cache=True, parallel=True)
 def _evaluate_nb(families: np.ndarray, genes: np.ndarray, families_b: np.ndarray, genes_b: np.ndarray,
                  open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
-                 funding: np.ndarray, banks: _Banks, bounds: np.ndarray, fee: float, slippage: float,
-                 bars_per_year: float, out_metrics: np.ndarray, out_returns: np.ndarray) -> None:
+                 funding: np.ndarray, banks: _Banks, starts: np.ndarray, bounds: np.ndarray, fee: float,
+                 slippage: float, bars_per_year: float, out_metrics: np.ndarray, out_returns: np.ndarray) -> None:
     """Per genome: signal -> simulate, sized on the fly, into out_metrics[i] (and out_returns[i] unless
-    it has 0 columns). An ensemble's target is built first and simulated as it is."""
-    for i in prange(len(families)):
-        signal = np.empty(len(close))  # the genome's only N-length buffer (two for an ensemble)
-        if families_b[i] >= 0:
-            _ensemble_target_1d_nb((families[i], families_b[i]), genes[i], genes_b[i], open_, high, low, close,
-                                   volume, funding, banks, signal)
-            low_clip, high_clip, leverage = -np.inf, np.inf, 1.0
-        else:
-            _signal_1d_nb(families[i], genes[i], open_, high, low, close, volume, funding, banks, signal)
-            low_clip, high_clip, leverage = sizing_nb(genes[i])
-        _, stop_loss, take_profit, _ = decode_risk_nb(genes[i])  # an ensemble stops on member a's genes
-        simulate_signal_1d_nb(signal, low_clip, high_clip, leverage, open_, high, low, close, funding, bounds,
-                              stop_loss, take_profit, fee, slippage, bars_per_year, out_metrics[i], out_returns[i])
+    it has 0 columns). An ensemble's target is built first and simulated as it is. Thread b runs the
+    genomes starts[b]..starts[b+1]-1 (one prange iteration per block: prange splits by count)."""
+    for b in prange(len(starts) - 1):
+        for i in range(starts[b], starts[b + 1]):
+            signal = np.empty(len(close))  # the genome's only N-length buffer (two for an ensemble)
+            if families_b[i] >= 0:
+                _ensemble_target_1d_nb((families[i], families_b[i]), genes[i], genes_b[i], open_, high, low,
+                                       close, volume, funding, banks, signal)
+                low_clip, high_clip, leverage = -np.inf, np.inf, 1.0
+            else:
+                _signal_1d_nb(families[i], genes[i], open_, high, low, close, volume, funding, banks, signal)
+                low_clip, high_clip, leverage = sizing_nb(genes[i])
+            _, stop_loss, take_profit, _ = decode_risk_nb(genes[i])  # an ensemble stops on member a's genes
+            simulate_signal_1d_nb(signal, low_clip, high_clip, leverage, open_, high, low, close, funding,
+                                  bounds, stop_loss, take_profit, fee, slippage, bars_per_year, out_metrics[i],
+                                  out_returns[i])

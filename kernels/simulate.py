@@ -7,7 +7,7 @@
 One pass over the bars, state in registers, no allocation: callable per genome from a `prange` loop.
 The helpers are inlined (`inline='always'`) so the NamedTuple state never leaves registers; as plain
 calls the loop ran ~2.5x slower. Quiet bars (no order, no stop, no ruin) run in two tight loops, flat
-and held (see _run_segment_nb): ~260-350 M bar-evaluations/s on one core of this 2-core machine for
+and held (see _run_segment_nb): ~220-350 M bar-evaluations/s on one core of this 2-core machine for
 the benchmark's populations. Inputs must be finite, with low <= open, close <= high (the task layer
 fills funding gaps with its stated assumption); only the target is checked, where it changes.
 

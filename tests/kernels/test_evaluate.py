@@ -1,11 +1,12 @@
 """evaluate(): the same numbers as positions + simulate genome by genome, and blind to bars after bounds[-1]."""
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
-from kernels.evaluate import Costs, Market, _balanced_order, evaluate, positions, returns
-from kernels.families import N_FAMILIES
+from kernels.evaluate import Costs, Market, _least_loaded_blocks_nb, _thread_blocks, evaluate, positions, returns
+from kernels.families import FAMILY_NAMES, N_FAMILIES
 from kernels.genome import N_GENES, decode_risk_nb
 from kernels.metrics import N_METRICS
 from kernels.simulate import simulate_1d_nb
@@ -162,9 +163,34 @@ def test_read_only_inputs_and_returns_reuse_the_one_compiled_variant():
     np.testing.assert_array_equal(got, evaluate(market, families, genes, bounds, COSTS))
 
 
-def test_balanced_order_is_a_permutation_that_gives_each_thread_the_same_mix():
-    families = np.r_[np.full(10, 11), np.zeros(30, dtype=np.int64)]  # the costly family first
-    order = _balanced_order(families, 2)
-    assert sorted(order) == list(range(40))
-    first, second = families[order[:20]], families[order[20:]]
-    assert (first == 11).sum() == (second == 11).sum() == 5
+@pytest.mark.parametrize("blocks", [1, 2, 3, 8])
+def test_least_loaded_blocks_partition_the_items_and_balance_their_cost(blocks):
+    cost = np.random.default_rng(blocks).lognormal(0.0, 1.5, size=200)
+    order, starts = _least_loaded_blocks_nb(cost, blocks)
+    assert sorted(order) == list(range(200)) and starts[0] == 0 and starts[-1] == 200
+    assert np.all(np.diff(starts) >= 0)
+    loads = np.array([cost[order[a:b]].sum() for a, b in zip(starts[:-1], starts[1:])])
+    assert loads.max() - loads.min() <= cost.max()  # longest-first greedy: within one item of each other
+    for a, b in zip(starts[:-1], starts[1:]):
+        assert np.all(np.diff(order[a:b]) > 0)  # each block keeps the input order
+
+
+def test_thread_blocks_spread_the_costly_genomes_over_the_threads():
+    families = np.r_[np.full(10, FAMILY_NAMES.index("pca_tree_quantile")), np.zeros(30, dtype=np.int64)]
+    genes = np.random.default_rng(3).uniform(size=(40, N_GENES))
+    order, starts = _thread_blocks(families, genes, np.full(40, -1), genes, 8760, 2)
+    first, second = families[order[starts[0]:starts[1]]], families[order[starts[1]:starts[2]]]
+    assert len(first) + len(second) == 40
+    assert abs((first != 0).sum() - (second != 0).sum()) <= 2
+
+
+def test_results_do_not_depend_on_the_number_of_threads(market):
+    families, genes = _population(seed=9)
+    bounds = np.array([300, 1499])
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = evaluate(market, families, genes, bounds, COSTS)
+    finally:
+        numba.set_num_threads(threads)
+    np.testing.assert_array_equal(evaluate(market, families, genes, bounds, COSTS), one)

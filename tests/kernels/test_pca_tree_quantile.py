@@ -8,9 +8,9 @@ from kernels.families.learning import N_FEATURES, learning_bank_nb, signal_from_
 from kernels.families.pca_tree_quantile import (_BOUNDS, MIN_LEAF, _grow_tree_nb, _label_sums_nb, _left_sums_nb,
                                                 _new_pca_scratch_nb, _new_tree_scratch_nb, _partition_nb,
                                                 _predict_segment_nb, _prediction_tree_nb, _root_sums_nb,
-                                                _training_set_nb, fit_pca_nb, pca_tree_quantile_from_bank_1d_nb,
-                                                select_nb)
-from kernels.genome import param_nb
+                                                _training_set_nb, cost_estimate_nb, fit_pca_nb,
+                                                pca_tree_quantile_from_bank_1d_nb, select_nb)
+from kernels.genome import FIRST_FAMILY_GENE, N_GENES, param_nb
 from market_fixtures import synthetic_market
 
 
@@ -253,3 +253,20 @@ def test_family_matches_its_reference(bank):
         expected = _reference_family(genes, bank)
         assert (expected != 0.0).any()
         assert np.mean(out != expected) < 1e-3  # an eigenvector's last bits may flip a near-tie, nothing more
+
+
+def test_cost_estimate_grows_with_refits_window_depth_and_components():
+    def genes(components=0.5, depth=0.5, lookback=0.5, refit=0.5):
+        g = np.full(N_GENES, 0.5)
+        g[FIRST_FAMILY_GENE:FIRST_FAMILY_GENE + 6] = components, depth, 0.5, lookback, refit, 0.5
+        return g
+
+    base = cost_estimate_nb(genes(), 8760)
+    assert cost_estimate_nb(genes(refit=0.0), 8760) > base > cost_estimate_nb(genes(refit=1.0), 8760)
+    assert cost_estimate_nb(genes(lookback=1.0), 8760) > base > cost_estimate_nb(genes(lookback=0.0), 8760)
+    assert cost_estimate_nb(genes(depth=0.0), 8760) < base
+    deep, window = cost_estimate_nb(genes(depth=1.0, lookback=1.0), 8760), cost_estimate_nb(genes(lookback=1.0), 8760)
+    assert deep > window  # 500 samples: nodes split down to level 5
+    assert cost_estimate_nb(genes(depth=1.0), 8760) == base  # 300 samples: no node below level 4 can split
+    assert cost_estimate_nb(genes(components=1.0), 8760) > base
+    assert cost_estimate_nb(genes(), 2 * 8760) > base
