@@ -54,7 +54,7 @@ SELECT_PASSES = 32  # counting passes before select_nb falls back to sorting its
 
 # Cost model, for scheduling only (kernels.evaluate balances its threads with it; no result depends on
 # it): ns on one core of the 2-core dev machine, positions plus simulation, fitted to 71 random genomes on
-# 8,760 hourly BTC bars (R^2 0.83; the cost varies ~20x with the genes).
+# 8,760 hourly BTC bars (R^2 0.83; the cost varies ~15x with the genes).
 _COST_NS_PER_BAR = 23.0
 _COST_NS_PER_REFIT = 2950.0  # moments, decomposition, training scores
 _COST_NS_PER_SAMPLE_PASS = 1.43  # tree growth: passes over the window's samples
