@@ -4,13 +4,15 @@ Events are flat dicts with an ``event`` kind (EVENT_KINDS) and a ``time`` (Unix 
 
 - ``start``: islands, population (genomes per island), generations, evaluations_planned.
 - ``generation`` (one island finished a generation; from kernels.ga.loop): island, generation,
-  best_fitness, median_fitness, best_sharpe, best_cagr (fractions), archive_size, archive_coverage
+  best_fitness, median_fitness, leader_sharpe, leader_cagr (the fittest feasible genome's; fractions),
+  archive_size, archive_coverage
   (share of MAP-Elites cells filled), evaluations (the island's total so far), evaluations_per_second
   (the island's rate over that generation, breeding included), stage, champions.
 - ``champion``: island, generation, uid, strategy_id, coin, family, fitness, sharpe, cagr, stage, target_cagr.
 - ``epoch`` (every island finished an epoch): epoch, generation, generations, evaluations (run total),
-  evaluations_per_second (run total / seconds), seconds (since start), best_fitness, best_sharpe,
-  best_cagr, archive_coverage (mean over islands), champions (run total).
+  evaluations_per_second (run total / seconds), seconds (since start), best_fitness, leader_sharpe,
+  leader_cagr (those of the island whose latest best_fitness is highest), archive_coverage (mean over
+  islands), champions (run total).
 - ``migration``: generation, migrants.
 - ``stopped``: generation, generations, reason (the evolution ended before its last generation).
 - ``violation`` (an island's evaluation of a generation was stopped by its safety scope, tasks.safety):
@@ -37,7 +39,7 @@ _INTEGER_FIELDS = frozenset({"islands", "population", "generations", "evaluation
                              "done", "total"})
 
 # Columns of the island table artifact, from each island's latest generation event.
-_TABLE_COLUMNS = ("island", "generation", "best_fitness", "median_fitness", "best_sharpe", "best_cagr",
+_TABLE_COLUMNS = ("island", "generation", "best_fitness", "median_fitness", "leader_sharpe", "leader_cagr",
                   "archive_size", "archive_coverage", "evaluations", "evaluations_per_second", "stage", "champions")
 
 

@@ -229,10 +229,11 @@ class Evolution:
             epoch += 1
             seconds = time.time() - started
             total = int(evaluations.sum())
+            leading = max(latest.values(), key=lambda e: e["best_fitness"])
             yield stamped({
                 "event": "epoch", "epoch": epoch, "generation": self.generation, "generations": plan.generations,
                 "evaluations": total, "seconds": seconds, "evaluations_per_second": total / max(seconds, 1e-9),
-                **{k: max(e[k] for e in latest.values()) for k in ("best_fitness", "best_sharpe", "best_cagr")},
+                **{k: leading[k] for k in ("best_fitness", "leader_sharpe", "leader_cagr")},
                 "archive_coverage": float(np.mean([e["archive_coverage"] for e in latest.values()])),
                 "champions": champions,
             })

@@ -5,7 +5,8 @@
 
 The flow runs in this process, so the evolve stage calls ``show(event)`` for every event (tasks.events).
 The bar counts island-generations (the initial evaluation counts as one); the status line shows the best
-walk-forward fitness, Sharpe and CAGR so far, evaluations per second, archive coverage and champions.
+walk-forward fitness so far with its island leader's Sharpe and CAGR (one strategy's figures), evaluations
+per second, archive coverage and champions.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class EvolutionProgress:
                                   TextColumn("{task.fields[status]}"), console=console)
         self._task: TaskID | None = None
         self._started = 0.0
-        self._best = {"best_fitness": float("-inf"), "best_sharpe": float("-inf"), "best_cagr": float("-inf")}
+        self._leading: dict | None = None  # the generation event with the highest best_fitness so far
         self._evaluations: dict[int, int] = {}
         self._coverage: dict[int, float] = {}
         self._champions = 0
@@ -44,8 +45,8 @@ class EvolutionProgress:
             total = event["islands"] * (event["generations"] + 1)
             self._task = self._progress.add_task("evolve", total=total, status="")
         elif kind == "generation" and self._task is not None:
-            for key in self._best:
-                self._best[key] = max(self._best[key], event[key])
+            if self._leading is None or event["best_fitness"] > self._leading["best_fitness"]:
+                self._leading = event
             self._evaluations[event["island"]] = event["evaluations"]
             self._coverage[event["island"]] = event["archive_coverage"]
             self._progress.update(self._task, advance=1, status=self._status())
@@ -57,11 +58,12 @@ class EvolutionProgress:
                                          f"{event['generations']}: {event['reason']}[/]")
 
     def _status(self) -> str:
-        if not self._coverage:
+        if self._leading is None:
             return f"{self._champions} champions"
         evaluations = sum(self._evaluations.values())
         rate = evaluations / max(time.time() - self._started, 1e-9)
         coverage = sum(self._coverage.values()) / len(self._coverage)
-        return (f"fitness {self._best['best_fitness']:.2f} · sharpe {self._best['best_sharpe']:.2f} · "
-                f"cagr {self._best['best_cagr']:.0%} · {evaluations} evals ({rate:.0f}/s) · "
+        leading = self._leading
+        return (f"fitness {leading['best_fitness']:.2f} (leader: sharpe {leading['leader_sharpe']:.2f}, "
+                f"cagr {leading['leader_cagr']:.0%}) · {evaluations} evals ({rate:.0f}/s) · "
                 f"archive {coverage:.0%} · {self._champions} champions")

@@ -110,9 +110,14 @@ def test_champions_get_micro_mutations_and_ensembles_and_raise_the_stage() -> No
     assert champions and all(e["cagr"] >= e["target_cagr"] and e["sharpe"] > 0.9 for e in champions)
     assert result.stage >= 1
     gen = [e for e in result.events if e["event"] == "generation"][-1]
-    assert {"best_fitness", "median_fitness", "best_sharpe", "best_cagr", "archive_size", "archive_coverage",
+    assert {"best_fitness", "median_fitness", "leader_sharpe", "leader_cagr", "archive_size", "archive_coverage",
             "evaluations"} <= set(gen)
     assert 0 < gen["archive_coverage"] <= 1
+    pop = result.population
+    scope = np.flatnonzero(pop.violation == 0.0)
+    leader = scope[np.argmax(pop.fitness[scope])]  # the last event describes the returned population
+    assert (gen["leader_sharpe"], gen["leader_cagr"]) == (pop.sharpe[leader], pop.cagr[leader])
+    assert gen["best_fitness"] == pop.fitness.max()
 
 
 def _lineage_is_dag_rooted_at_init(genomes: Population) -> None:
