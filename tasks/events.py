@@ -5,9 +5,9 @@ Events are flat dicts with an ``event`` kind (EVENT_KINDS) and a ``time`` (Unix 
 - ``start``: islands, population (genomes per island), generations, evaluations_planned.
 - ``generation`` (one island finished a generation; from kernels.ga.loop): island, generation,
   best_fitness, median_fitness, leader_sharpe, leader_cagr (the fittest feasible genome's; fractions),
-  archive_size, archive_coverage
-  (share of MAP-Elites cells filled), evaluations (the island's total so far), evaluations_per_second
-  (the island's rate over that generation, breeding included), stage, champions.
+  archive_size, archive_coverage (share of MAP-Elites cells filled), evaluations (the island's total so
+  far), evaluations_per_second (the island's rate over that generation, breeding included), stage,
+  champions.
 - ``champion``: island, generation, uid, strategy_id, coin, family, fitness, sharpe, cagr, stage, target_cagr.
 - ``epoch`` (every island finished an epoch): epoch, generation, generations, evaluations (run total),
   evaluations_per_second (run total / seconds), seconds (since start), best_fitness, leader_sharpe,

@@ -173,8 +173,8 @@ def evolve_epoch(population: Population, evaluate_fn: EvaluateFn, *, generations
     migration generation after a migration); children are born in the following generations and
     their uids derive from (island, generation, operator, slot), so islands never collide.
     Events are dicts: {"event": "generation", island, generation, best_fitness, median_fitness,
-    leader_sharpe, leader_cagr (_summary), archive_size, archive_coverage, evaluations (cumulative in the epoch),
-    stage, champions} and {"event": "champion", island, generation, uid, family, coin, fitness,
+    leader_sharpe, leader_cagr (_summary), archive_size, archive_coverage, evaluations (cumulative in
+    the epoch), stage, champions} and {"event": "champion", island, generation, uid, family, coin, fitness,
     sharpe, cagr, stage, target_cagr}. Wall-clock rates are left to the caller (events stay
     deterministic). Cost per generation: λ evaluations plus O(3 (μ + λ)^2) for sorting.
     """
