@@ -58,11 +58,11 @@ _VOL_SCALING = FAMILY_NAMES.index("vol_scaling")
 _TABLE_LEVELS = max(donchian_breakout.TABLE_LEVELS, stochastic.TABLE_LEVELS, ichimoku.TABLE_LEVELS)
 # A genome's cost per bar by family, ns on one core of the 2-core dev machine (positions plus simulation,
 # random genes, 8,760 hourly BTC bars), for balancing the threads only: a wrong figure costs speed, never
-# a result. The PCA tree's cost varies ~15x with its genes, so it has its own estimate.
+# a result. The PCA tree's cost varies ~45x with its genes, so it has its own estimate.
 _NS_PER_BAR = np.array([{
     "ema_crossover": 6.4, "donchian_breakout": 6.1, "rsi_filter": 8.3, "stochastic": 13.8, "sma_trend": 5.7,
     "atr_breakout": 8.6, "ichimoku": 8.9, "vwap_reversion": 11.8, "vol_scaling": 13.9, "funding_carry": 3.8,
-    "linear_classifier": 20.1, "pca_tree_quantile": 109.2, "bollinger": 9.5, "nadaraya_watson": 16.1,
+    "linear_classifier": 20.1, "pca_tree_quantile": 63.4, "bollinger": 9.5, "nadaraya_watson": 16.1,
 }[name] for name in FAMILY_NAMES])
 
 

@@ -4,15 +4,24 @@ Every `refit` bars (t % refit == 0), on the last `lookback` bars' samples (label
   1. standardise the features and take the top `components` eigenvectors of their correlation matrix;
   2. grow a tree of depth <= `depth` on the component scores: each node splits at the `quantile` of
      one component's scores in the node, the component most correlated with the label there (a
-     one-pass choice: trying every component's split would cost `components` times more);
-     leaves predict their mean label (the next bar's vol-normalised return).
+     one-pass choice: trying every component's split would cost `components` times more), if both
+     children keep `min_leaf` samples; leaves predict their mean label (the next bar's vol-normalised
+     return).
 Between refits the last model predicts; the position is the sign of the leaf value when it clears
 +-threshold. The window's mean and covariance come from the moment bank (kernels.families.learning).
 
-Cost, about 90 ns per bar on uniformly random genes (one thread, 8,760 hourly bars; 2.7x less than a
-node-by-node, bar-by-bar implementation): a refit is an 8 x 8 eigen-decomposition (~2.5 us, a latency-bound
-chain of rotations) plus O(lookback * components * depth) for scores and tree, and refits are every
-48-336 bars (the linear classifier's 24-168, doubled). What keeps it there:
+`min_leaf` is the tree's regularisation, as the ridge penalty is the linear classifier's: a leaf's mean
+label has a standard error of ~1 / sqrt(min_leaf) vol units, against thresholds of 0-0.2. When it was a
+fixed 10, leaves mostly traded noise: on 300 random genomes per coin (6 coins, 2020-10 to 2023-12, first
+60 % in sample, fees on), the tenth with the best in-sample Sharpe averaged -2.97 out of sample; with
+the gene, -0.12, and the rank correlation of in- and out-of-sample Sharpe rose from 0.46 to 0.61.
+
+Cost, about 56 ns per bar for the signal on uniformly random genes (one thread, 8,760 hourly bars): a
+refit is an 8 x 8 eigen-decomposition (~2.5 us, a latency-bound chain of rotations) plus O(lookback *
+components * depth) for scores and tree, and refits are every 48-336 bars (the linear classifier's
+24-168, doubled). What keeps it there:
+- a window whose root cannot split (`min_leaf` too large for it; ~17 % of random genomes) is a single
+  leaf, the window's mean label: no decomposition, no scores;
 - a refit allocates nothing: every buffer lives as long as the genome's pass;
 - the training scores are one vectorised pass per component (learning.affine_row_nb);
 - the tree grows level by level on contiguous rows (scores and labels) that a split copies, stably
@@ -35,7 +44,7 @@ from numba import njit
 from kernels.families.learning import (LABEL, N_FEATURES, N_MOMENTS, affine_row_nb, features_finite_nb,
                                         learning_bank_nb, signal_from_score_nb, symmetric_eigen_nb,
                                         window_moments_nb)
-from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
+from kernels.genome import KIND_FLOAT, KIND_INT, KIND_LOG, GeneSpec, bounds_array, param_nb
 
 BOUNDS = (
     GeneSpec("components", 2, 5, KIND_INT),
@@ -44,31 +53,44 @@ BOUNDS = (
     GeneSpec("lookback", 100, 500, KIND_INT),  # bars of training samples
     GeneSpec("refit", 48, 336, KIND_INT),  # bars between refits (2-14 days hourly; see the module docstring)
     GeneSpec("threshold", 0.0, 0.2, KIND_FLOAT),  # leaf value, in units of the 24-bar vol
+    GeneSpec("min_leaf", 10, 100, KIND_LOG),  # samples; a node splits only if both children keep this many
 )
 _BOUNDS = bounds_array(BOUNDS)
-MIN_LEAF = 10  # samples; a node splits only if both children get at least this many
-MIN_SAMPLES = 4 * MIN_LEAF
+MIN_SAMPLES = 40  # usable samples a window needs to be fitted at all
 SELECT_FEW = 8  # select_nb narrows its pivots once this few values remain in its bracket
 SELECT_PASSES = 32  # counting passes before select_nb falls back to sorting its bracket (ties)
 
 
 # Cost model, for scheduling only (kernels.evaluate balances its threads with it; no result depends on
-# it): ns on one core of the 2-core dev machine, positions plus simulation, fitted to 71 random genomes on
-# 8,760 hourly BTC bars (R^2 0.83; the cost varies ~15x with the genes).
-_COST_NS_PER_BAR = 23.0
-_COST_NS_PER_REFIT = 2950.0  # moments, decomposition, training scores
-_COST_NS_PER_SAMPLE_PASS = 1.43  # tree growth: passes over the window's samples
+# it): ns on one core of the 2-core dev machine, positions plus simulation, fitted to 150 random genomes on
+# 8,760 hourly BTC bars (R^2 0.95; the cost varies ~45x with the genes).
+_COST_NS_PER_BAR = 12.8
+_COST_NS_PER_REFIT = 2590.0  # moments, decomposition, training scores
+_COST_NS_PER_SAMPLE_PASS = 0.97  # tree growth: passes over the window's samples
+_COST_NS_PER_SINGLE_LEAF = 300.0  # a refit whose window cannot split: moments and standardisation only
+
+
+@njit(cache=True, inline="always")
+def _splittable_nb(m: int, quantile: float, min_leaf: int) -> bool:
+    """Whether a node of m samples may split: its `quantile`'s rank k (0-based) leaves min_leaf samples on
+    either side (k + 1 at or below it, m - k - 1 above)."""
+    k = int(quantile * (m - 1))
+    return k + 1 >= min_leaf and m - k - 1 >= min_leaf
 
 
 @njit(cache=True)
 def cost_estimate_nb(genes: np.ndarray, n_bars: int) -> float:
     """Estimated ns to evaluate this genome on n_bars: a per-bar part plus, per refit, a fixed part and
     the tree's passes (per level that can still split: a selection, the children's sums and a partition
-    of every row, ~components + 2 passes)."""
+    of every row, ~components + 2 passes); a window too small for a split is a single leaf, almost free."""
     n_comp, depth = int(param_nb(genes, _BOUNDS, 0)), int(param_nb(genes, _BOUNDS, 1))
-    lookback, refit = int(param_nb(genes, _BOUNDS, 3)), int(param_nb(genes, _BOUNDS, 4))
-    levels = min(depth, int(np.log2(lookback / (2 * MIN_LEAF))) + 1)  # deeper nodes are too small to split
+    quantile, lookback = param_nb(genes, _BOUNDS, 2), int(param_nb(genes, _BOUNDS, 3))
+    refit, min_leaf = int(param_nb(genes, _BOUNDS, 4)), int(param_nb(genes, _BOUNDS, 6))
     refits = (n_bars + refit - 1) // refit
+    if not _splittable_nb(lookback, quantile, min_leaf):
+        return n_bars * _COST_NS_PER_BAR + refits * _COST_NS_PER_SINGLE_LEAF
+    # Level L's nodes hold ~lookback / 2^L samples and split only with 2 * min_leaf of them.
+    levels = min(depth, int(np.log2(lookback / (2 * min_leaf))) + 1)
     passes = n_comp + levels * (n_comp + 2)
     return n_bars * _COST_NS_PER_BAR + refits * (_COST_NS_PER_REFIT + _COST_NS_PER_SAMPLE_PASS * lookback * passes)
 
@@ -111,15 +133,11 @@ def _new_tree_scratch_nb(n_comp: int, n_nodes: int, lookback: int) -> _TreeScrat
 
 
 @njit(cache=True, inline="always")
-def fit_pca_nb(scratch: _PcaScratch, out_weights: np.ndarray, out_bias: np.ndarray) -> bool:
-    """Principal axes of the standardised features from the window moments in scratch.moments (E x E, see
-    learning.py).
-
-    Writes scores as affine maps of raw features: score_c = out_weights[c] @ x + out_bias[c]. Each
-    axis' sign is fixed (largest loading positive) so equal data always splits the same way. False
-    (outputs untouched) when the window is too small or a feature is constant over it.
-    """
-    moments, corr, vectors, values, mean, scale = scratch
+def standardise_nb(scratch: _PcaScratch) -> bool:
+    """The features' window mean and standard deviation (scratch.mean, scratch.scale) from the window
+    moments in scratch.moments (E x E, see learning.py). False when the window is too small (MIN_SAMPLES)
+    or a feature is constant over it: the window cannot be fitted."""
+    moments, mean, scale = scratch.moments, scratch.mean, scratch.scale
     count = moments[0, 0]
     if count < MIN_SAMPLES:
         return False
@@ -129,6 +147,18 @@ def fit_pca_nb(scratch: _PcaScratch, out_weights: np.ndarray, out_bias: np.ndarr
         if not var > 1e-12:
             return False
         scale[j] = np.sqrt(var)
+    return True
+
+
+@njit(cache=True, inline="always")
+def fit_pca_nb(scratch: _PcaScratch, out_weights: np.ndarray, out_bias: np.ndarray) -> None:
+    """Principal axes of the standardised features (after standardise_nb) from the window moments.
+
+    Writes scores as affine maps of raw features: score_c = out_weights[c] @ x + out_bias[c]. Each
+    axis' sign is fixed (largest loading positive) so equal data always splits the same way.
+    """
+    moments, corr, vectors, values, mean, scale = scratch
+    count = moments[0, 0]
     for j in range(N_FEATURES):
         for k in range(j + 1):
             corr[j, k] = (moments[1 + j, 1 + k] / count - mean[j] * mean[k]) / (scale[j] * scale[k])
@@ -145,7 +175,6 @@ def fit_pca_nb(scratch: _PcaScratch, out_weights: np.ndarray, out_bias: np.ndarr
             out_weights[c, j] = sign * vectors[j, c] / scale[j]
             offset += out_weights[c, j] * mean[j]
         out_bias[c] = -offset
-    return True
 
 
 @njit(cache=True, inline="always")
@@ -332,14 +361,14 @@ def _partition_nb(rows: np.ndarray, buf: int, a: int, m: int, c: int, threshold:
 
 
 @njit(cache=True, fastmath={"reassoc"})
-def _grow_tree_nb(scratch: _TreeScratch, count: int, depth: int, quantile: float, out_comp: np.ndarray,
-                  out_thr: np.ndarray, out_value: np.ndarray) -> None:
+def _grow_tree_nb(scratch: _TreeScratch, count: int, depth: int, quantile: float, min_leaf: int,
+                  out_comp: np.ndarray, out_thr: np.ndarray, out_value: np.ndarray) -> None:
     """Grow a heap-indexed tree of 2^(depth+1) - 1 nodes on samples 0..count-1 of rows[0] = scratch.rows[0]
     (rows[0, c, i]: score of sample i on component c; rows[0, C, i]: its label), whose sums (see
     _TreeScratch) are in scratch.sums[0] and scratch.label_sums[0].
 
     Each node splits on its most label-correlated component at that component's `quantile` within the
-    node (go left when <=), if both children keep MIN_LEAF samples. out_comp[i] = split component (-1:
+    node (go left when <=), if both children keep min_leaf samples. out_comp[i] = split component (-1:
     leaf), out_thr[i] its threshold, out_value[i] the node's mean label; leaves above the last level are
     completed by _complete_tree_nb. Level by level, a node's samples are the contiguous range
     [start, stop) of rows[level % 2]; a split with a child that may split again computes the children's
@@ -361,21 +390,22 @@ def _grow_tree_nb(scratch: _TreeScratch, count: int, depth: int, quantile: float
         buf = level % 2  # this level's samples are in rows[buf]
         for node in range(2 ** level - 1, 2 ** (level + 1) - 1):
             a, m = start[node], stop[node] - start[node]
-            if m < 2 * MIN_LEAF:  # too small to split (or below a leaf)
+            if not _splittable_nb(m, quantile, min_leaf):  # too small to split (or below a leaf)
                 continue
             c, mean, std = _split_component_nb(sums, node, m, label_sums[node])
             k = int(quantile * (m - 1))
             guess = mean + std * _normal_quantile_nb((k + 0.5) / m)
             threshold = select_nb(rows, buf, c, a, m, k, guess, 0.25 * std)
             n_left, sum_left, sum_right = _label_sums_nb(rows, buf, c, a, m, threshold)
-            if n_left < MIN_LEAF or m - n_left < MIN_LEAF:
-                continue  # ties or an extreme quantile: stays a leaf
+            if n_left < min_leaf or m - n_left < min_leaf:
+                continue  # ties at the threshold: stays a leaf
             out_comp[node], out_thr[node] = c, threshold
             left, right = 2 * node + 1, 2 * node + 2
             start[left], stop[left], start[right], stop[right] = a, a + n_left, a + n_left, a + m
             out_value[left], out_value[right] = sum_left / n_left, sum_right / (m - n_left)
             label_sums[left], label_sums[right] = sum_left, sum_right
-            if level + 1 == depth or max(n_left, m - n_left) < 2 * MIN_LEAF:
+            if level + 1 == depth or not (_splittable_nb(n_left, quantile, min_leaf)
+                                          or _splittable_nb(m - n_left, quantile, min_leaf)):
                 continue  # neither child will split
             for r in range(n_comp):
                 sum_z, sum_zz, sum_zy = _left_sums_nb(rows, buf, r, c, a, m, threshold)
@@ -452,18 +482,22 @@ def _predict_segment_nb(x: np.ndarray, usable: np.ndarray, start: int, stop: int
 
 @njit(cache=True, inline="always")
 def _refit_nb(x: np.ndarray, y: np.ndarray, usable: np.ndarray, cum: np.ndarray, t: int, lookback: int,
-              depth: int, quantile: float, pca: _PcaScratch, tree: _TreeScratch, weights: np.ndarray,
+              depth: int, quantile: float, min_leaf: int, pca: _PcaScratch, tree: _TreeScratch, weights: np.ndarray,
               bias: np.ndarray, comp: np.ndarray, thr: np.ndarray, value: np.ndarray) -> bool:
     """Refit the model (weights, bias, comp, thr, value) at the close of bar t on samples s in
     [t - lookback, t - 1] (their labels are known at t's close). False (model untouched) when the window
     cannot be standardised."""
     window_moments_nb(cum, t, lookback, pca.moments)
-    if not fit_pca_nb(pca, weights, bias):
+    if not standardise_nb(pca):
         return False
     count = int(pca.moments[0, 0])  # usable samples in the window
-    _training_set_nb(x, y, usable, max(t - lookback, 0), t, weights, bias, count, tree.rows[0])
-    tree.label_sums[0] = _root_sums_nb(pca, weights, tree.sums[0])
-    _grow_tree_nb(tree, count, depth, quantile, comp, thr, value)
+    if _splittable_nb(count, quantile, min_leaf):
+        fit_pca_nb(pca, weights, bias)
+        _training_set_nb(x, y, usable, max(t - lookback, 0), t, weights, bias, count, tree.rows[0])
+        tree.label_sums[0] = _root_sums_nb(pca, weights, tree.sums[0])
+    else:  # a single leaf, the window's mean label: no scores needed (prediction reads none)
+        tree.label_sums[0] = pca.moments[LABEL, 0]
+    _grow_tree_nb(tree, count, depth, quantile, min_leaf, comp, thr, value)
     return True
 
 
@@ -479,6 +513,7 @@ def pca_tree_quantile_from_bank_1d_nb(genes: np.ndarray, x: np.ndarray, y: np.nd
     n_comp, depth = int(param_nb(genes, _BOUNDS, 0)), int(param_nb(genes, _BOUNDS, 1))
     quantile, lookback = param_nb(genes, _BOUNDS, 2), int(param_nb(genes, _BOUNDS, 3))
     refit, threshold = int(param_nb(genes, _BOUNDS, 4)), param_nb(genes, _BOUNDS, 5)
+    min_leaf = int(param_nb(genes, _BOUNDS, 6))
     n_nodes = 2 ** (depth + 1) - 1
     weights, bias = np.empty((n_comp, N_FEATURES)), np.empty(n_comp)
     comp, thr = np.full(n_nodes, -1, dtype=np.int64), np.empty(n_nodes)
@@ -489,7 +524,8 @@ def pca_tree_quantile_from_bank_1d_nb(genes: np.ndarray, x: np.ndarray, y: np.nd
     fitted, walk = False, 0
     for start in range(0, len(out), refit):  # refits at t % refit == 0; the model serves until the next
         stop = min(start + refit, len(out))
-        if _refit_nb(x, y, usable, cum, start, lookback, depth, quantile, pca, tree, weights, bias, comp, thr, value):
+        if _refit_nb(x, y, usable, cum, start, lookback, depth, quantile, min_leaf, pca, tree, weights, bias, comp, thr,
+                     value):
             fitted = True
             walk = _prediction_tree_nb(comp, thr, value, depth, threshold, sig, used)
         if fitted:

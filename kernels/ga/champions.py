@@ -1,8 +1,8 @@
 """Champions: genomes beating the current staged CAGR target, and their breeding partners.
 
-A champion is feasible, has mean fold CAGR >= ``cagr_targets[stage]`` and mean fold Sharpe >
-``min_sharpe``. The stage rises (15 % -> 20 % -> 25 % by default) once a ``stage_quorum`` share of
-the population meets the current target. Champions get micro-mutations on their risk genes and
+A champion is feasible, has a CAGR over its folds (``Population.cagr``) >= ``cagr_targets[stage]`` and
+mean fold Sharpe > ``min_sharpe``. The stage rises (15 % -> 20 % -> 25 % by default) once a
+``stage_quorum`` share of the population meets the current target. Champions get micro-mutations on their risk genes and
 ensemble children with archive members that have a high Sharpe but returns weakly correlated with
 theirs.
 

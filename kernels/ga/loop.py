@@ -135,7 +135,7 @@ def _survive(pop: Population, mu: int, n_elites: int) -> np.ndarray:
 def _summary(pop: Population) -> dict:
     """Fitness figures of the population and the Sharpe and CAGR of its leader (the fittest feasible
     genome, the fittest if none is feasible): one strategy's figures, not maxima over different genomes
-    (the largest mean fold CAGR of a population is often a short fold's annualised fluke)."""
+    (the largest CAGR of a population is often a fluke)."""
     feasible = pop.violation == 0.0
     scope = np.flatnonzero(feasible if feasible.any() else np.ones(pop.uid.size, bool))
     leader = scope[np.argmax(np.nan_to_num(pop.fitness[scope], nan=-np.inf))]

@@ -229,7 +229,7 @@ def test_tree_finds_a_planted_quantile_pattern():
     tree.rows[0] = np.vstack([z, y])
     tree.sums[0] = np.column_stack([z.sum(axis=1), (z ** 2).sum(axis=1), (z * y).sum(axis=1)])
     tree.label_sums[0] = y.sum()
-    _grow_tree_nb(tree, n, 2, 0.7, comp, thr, value)
+    _grow_tree_nb(tree, n, 2, 0.7, 10, comp, thr, value)
     assert comp[0] == 1
     hits = np.empty(n)
     for i in range(n):

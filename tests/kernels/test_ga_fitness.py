@@ -7,8 +7,8 @@ import pytest
 from kernels.genome import GENE_DIRECTION
 from kernels.ga.champions import (ChampionConfig, champion_mask, next_stage, pick_partners, profile_correlation,
                                   stage_target)
-from kernels.ga.fitness import (FitnessConfig, descriptors_from_folds, fitness_from_folds, objectives_from_folds,
-                                score, violation_from_folds)
+from kernels.ga.fitness import (FitnessConfig, cagr_over_folds, descriptors_from_folds, fitness_from_folds,
+                                objectives_from_folds, score, violation_from_folds)
 from kernels.ga.population import empty_population
 from kernels.metrics import (M_CAGR, M_EXPOSURE, M_MAX_DRAWDOWN, M_SHARPE, M_TOTAL_RETURN, M_TRADES, M_TURNOVER,
                              N_METRICS)
@@ -78,6 +78,14 @@ def test_score_fills_every_score_field() -> None:
     np.testing.assert_allclose(scored.profile, m[:, :, M_TOTAL_RETURN])
     with pytest.raises(ValueError, match="folds"):
         score(empty_population(2, 4), m, FitnessConfig())
+
+
+def test_cagr_is_over_the_folds_back_to_back() -> None:
+    m = _metrics([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
+    month_up, month_down = 1.3 ** 12 - 1.0, 0.8 ** 12 - 1.0  # +30 % and -20 % in a month, annualised
+    m[:, :, M_CAGR] = [[month_up, month_down], [0.2, 0.2], [0.5, -1.0]]
+    np.testing.assert_allclose(cagr_over_folds(m), [(1.3 * 0.8) ** 6 - 1.0, 0.2, -1.0], rtol=1e-12)
+    assert score(empty_population(3, 2), m, FitnessConfig()).cagr[0] < 0.3  # the fold mean would be ~10.7
 
 
 def _scored(cagr: list[float], sharpe: list[float], family: list[int] | None = None):

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from kernels.families.learning import N_FEATURES, learning_bank_nb, signal_from_score_nb, window_moments_nb
-from kernels.families.pca_tree_quantile import (_BOUNDS, MIN_LEAF, _grow_tree_nb, _label_sums_nb, _left_sums_nb,
+from kernels.families.pca_tree_quantile import (_BOUNDS, MIN_SAMPLES, _grow_tree_nb, _label_sums_nb, _left_sums_nb,
                                                 _new_pca_scratch_nb, _new_tree_scratch_nb, _partition_nb,
                                                 _predict_segment_nb, _prediction_tree_nb, _root_sums_nb,
                                                 _training_set_nb, cost_estimate_nb, fit_pca_nb,
-                                                pca_tree_quantile_from_bank_1d_nb, select_nb)
+                                                pca_tree_quantile_from_bank_1d_nb, select_nb, standardise_nb)
 from kernels.genome import FIRST_FAMILY_GENE, N_GENES, param_nb
 from market_fixtures import synthetic_market
 
@@ -78,11 +78,13 @@ def test_child_sums_match_numpy():
 
 
 def _refit(bank, t: int, lookback: int, n_comp: int):
-    """fit_pca_nb and _training_set_nb at bar t: (pca scratch, weights, bias, training rows, count)."""
+    """standardise_nb, fit_pca_nb and _training_set_nb at bar t: (pca scratch, weights, bias, training rows,
+    count)."""
     x, y, usable, cum = bank
     pca, weights, bias = _new_pca_scratch_nb(), np.empty((n_comp, N_FEATURES)), np.empty(n_comp)
     window_moments_nb(cum, t, lookback, pca.moments)
-    assert fit_pca_nb(pca, weights, bias)
+    assert standardise_nb(pca)
+    fit_pca_nb(pca, weights, bias)
     count = int(pca.moments[0, 0])
     rows = np.empty((n_comp + 1, lookback))
     _training_set_nb(x, y, usable, max(t - lookback, 0), t, weights, bias, count, rows)
@@ -111,7 +113,7 @@ def test_root_sums_from_the_decomposition_match_the_samples(bank, t, lookback):
     np.testing.assert_allclose(sums[:, 2], (z * labels).sum(axis=1), rtol=1e-9, atol=1e-9)
 
 
-def _reference_tree(z: np.ndarray, y: np.ndarray, depth: int, quantile: float):
+def _reference_tree(z: np.ndarray, y: np.ndarray, depth: int, quantile: float, min_leaf: int):
     """The family's tree grown node by node with numpy (direct sums, sorting for the quantile), completed
     like _complete_tree_nb: (comp, thr, value)."""
     n_nodes = 2 ** (depth + 1) - 1
@@ -122,15 +124,16 @@ def _reference_tree(z: np.ndarray, y: np.ndarray, depth: int, quantile: float):
             continue
         idx = members[node]
         value[node] = y[idx].mean()
-        if node >= n_nodes // 2 or len(idx) < 2 * MIN_LEAF:
+        k = int(quantile * (len(idx) - 1))  # the split point's rank must leave min_leaf on either side
+        if node >= n_nodes // 2 or k + 1 < min_leaf or len(idx) - k - 1 < min_leaf:
             continue
         zs, ys = z[:, idx], y[idx]
         cov = (zs * ys).sum(axis=1) - zs.sum(axis=1) * ys.sum() / len(idx)
         var = (zs ** 2).sum(axis=1) - zs.sum(axis=1) ** 2 / len(idx)
         c = int(np.argmax(np.where(var > 0, np.abs(cov) / np.sqrt(np.maximum(var, 1e-300)), 0.0)))
-        threshold = np.sort(zs[c])[int(quantile * (len(idx) - 1))]
+        threshold = np.sort(zs[c])[k]
         left = zs[c] <= threshold
-        if left.sum() < MIN_LEAF or (~left).sum() < MIN_LEAF:
+        if left.sum() < min_leaf or (~left).sum() < min_leaf:
             continue
         comp[node], thr[node] = c, threshold
         members[2 * node + 1], members[2 * node + 2] = idx[left], idx[~left]
@@ -142,7 +145,7 @@ def _reference_tree(z: np.ndarray, y: np.ndarray, depth: int, quantile: float):
     return comp, thr, value
 
 
-def _grow(z: np.ndarray, y: np.ndarray, depth: int, quantile: float):
+def _grow(z: np.ndarray, y: np.ndarray, depth: int, quantile: float, min_leaf: int):
     n_comp, n = z.shape
     n_nodes = 2 ** (depth + 1) - 1
     tree = _new_tree_scratch_nb(n_comp, n_nodes, n)
@@ -150,19 +153,20 @@ def _grow(z: np.ndarray, y: np.ndarray, depth: int, quantile: float):
     tree.sums[0] = np.column_stack([z.sum(axis=1), (z ** 2).sum(axis=1), (z * y).sum(axis=1)])
     tree.label_sums[0] = y.sum()
     comp, thr, value = np.full(n_nodes, -1), np.empty(n_nodes), np.empty(n_nodes)
-    _grow_tree_nb(tree, n, depth, quantile, comp, thr, value)
+    _grow_tree_nb(tree, n, depth, quantile, min_leaf, comp, thr, value)
     return comp, thr, value
 
 
 @pytest.mark.parametrize("depth", [1, 2, 4, 6])
 @pytest.mark.parametrize("quantile", [0.1, 0.37, 0.5, 0.9])
-def test_tree_matches_a_node_by_node_reference(depth, quantile):
-    rng = np.random.default_rng(depth * 10 + int(quantile * 100))
+@pytest.mark.parametrize("min_leaf", [10, 37])
+def test_tree_matches_a_node_by_node_reference(depth, quantile, min_leaf):
+    rng = np.random.default_rng(depth * 10 + int(quantile * 100) + min_leaf)
     for n, n_comp in ((40, 2), (300, 3), (500, 5)):
         z = rng.standard_t(4, size=(n_comp, n))
         y = 0.3 * np.tanh(z[0]) - 0.2 * (z[-1] > 0.5) + rng.normal(0, 1, n)
-        comp, thr, value = _grow(z, y, depth, quantile)
-        ref_comp, ref_thr, ref_value = _reference_tree(z, y, depth, quantile)
+        comp, thr, value = _grow(z, y, depth, quantile, min_leaf)
+        ref_comp, ref_thr, ref_value = _reference_tree(z, y, depth, quantile, min_leaf)
         np.testing.assert_array_equal(comp, ref_comp)
         split = comp >= 0
         np.testing.assert_array_equal(thr[split], ref_thr[split])  # exact order statistics
@@ -184,7 +188,7 @@ def test_prediction_tree_gives_the_full_walks_signals():
         depth, n_comp = int(rng.integers(1, 7)), int(rng.integers(2, 6))
         z = rng.normal(size=(n_comp, 300))
         y = rng.normal(0, 1, 300) + 0.5 * (z[0] > 0)
-        comp, thr, value = _grow(z, y, depth, rng.uniform(0.1, 0.9))
+        comp, thr, value = _grow(z, y, depth, rng.uniform(0.1, 0.9), 10)
         threshold = rng.uniform(0.0, 0.3)
         full = [signal_from_score_nb(value[_walk(z[:, i], comp, thr, depth)], threshold) for i in range(300)]
         sig, used = np.empty(len(comp)), np.empty(n_comp, dtype=np.bool_)
@@ -198,7 +202,7 @@ def test_prediction_tree_gives_the_full_walks_signals():
 def test_segment_prediction_equals_per_bar_prediction(bank):
     x, y, usable, cum = bank
     _, weights, bias, rows, count = _refit(bank, 1200, 400, 3)
-    comp, thr, value = _grow(rows[:3], rows[3], 4, 0.3)
+    comp, thr, value = _grow(rows[:3], rows[3], 4, 0.3, 10)
     threshold = 0.05
     start, stop = 150, 1200  # includes warm-up bars with NaN features
     expected = np.empty(stop - start)
@@ -224,19 +228,20 @@ def _reference_family(genes: np.ndarray, bank) -> np.ndarray:
     n_comp, depth = int(param_nb(genes, _BOUNDS, 0)), int(param_nb(genes, _BOUNDS, 1))
     quantile, lookback = param_nb(genes, _BOUNDS, 2), int(param_nb(genes, _BOUNDS, 3))
     refit, threshold = int(param_nb(genes, _BOUNDS, 4)), param_nb(genes, _BOUNDS, 5)
+    min_leaf = int(param_nb(genes, _BOUNDS, 6))
     out, model = np.zeros(x.shape[1]), None
     for t in range(x.shape[1]):
         if t % refit == 0:
             bars = np.arange(max(t - lookback, 0), t)[usable[max(t - lookback, 0):t]]
             features = x[:, bars]
-            if len(bars) >= 4 * MIN_LEAF and (features.var(axis=1) > 1e-12).all():
+            if len(bars) >= MIN_SAMPLES and (features.var(axis=1) > 1e-12).all():
                 mean, scale = features.mean(axis=1), features.std(axis=1)
                 values, vectors = np.linalg.eigh(np.corrcoef(features))
                 vectors = vectors[:, ::-1][:, :n_comp]
                 vectors *= np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(n_comp)])
                 weights = vectors.T / scale
                 bias = -weights @ mean
-                tree = _reference_tree(weights @ features + bias[:, None], y[bars], depth, quantile)
+                tree = _reference_tree(weights @ features + bias[:, None], y[bars], depth, quantile, min_leaf)
                 model = (weights, bias, *tree)
         if model is not None and np.isfinite(x[:, t]).all():
             weights, bias, comp, thr, value = model
@@ -247,7 +252,9 @@ def _reference_family(genes: np.ndarray, bank) -> np.ndarray:
 def test_family_matches_its_reference(bank):
     rng = np.random.default_rng(11)
     n_bars = bank[0].shape[1]
-    for genes in rng.uniform(size=(6, 12)):
+    single_leaf = rng.uniform(size=N_GENES)  # 100 samples, min_leaf 100: every refit is one leaf
+    single_leaf[FIRST_FAMILY_GENE + 3], single_leaf[FIRST_FAMILY_GENE + 5:FIRST_FAMILY_GENE + 7] = 0.0, (0.0, 1.0)
+    for genes in [*rng.uniform(size=(6, N_GENES)), single_leaf]:
         out = np.empty(n_bars)
         pca_tree_quantile_from_bank_1d_nb(genes, *bank, out)
         expected = _reference_family(genes, bank)
@@ -256,9 +263,9 @@ def test_family_matches_its_reference(bank):
 
 
 def test_cost_estimate_grows_with_refits_window_depth_and_components():
-    def genes(components=0.5, depth=0.5, lookback=0.5, refit=0.5):
+    def genes(components=0.5, depth=0.5, lookback=0.5, refit=0.5, min_leaf=0.0):  # min_leaf 10
         g = np.full(N_GENES, 0.5)
-        g[FIRST_FAMILY_GENE:FIRST_FAMILY_GENE + 6] = components, depth, 0.5, lookback, refit, 0.5
+        g[FIRST_FAMILY_GENE:FIRST_FAMILY_GENE + 7] = components, depth, 0.5, lookback, refit, 0.5, min_leaf
         return g
 
     base = cost_estimate_nb(genes(), 8760)
@@ -269,4 +276,8 @@ def test_cost_estimate_grows_with_refits_window_depth_and_components():
     assert deep > window  # 500 samples: nodes split down to level 5
     assert cost_estimate_nb(genes(depth=1.0), 8760) == base  # 300 samples: no node below level 4 can split
     assert cost_estimate_nb(genes(components=1.0), 8760) > base
+    assert cost_estimate_nb(genes(min_leaf=0.5), 8760) < base  # leaves of 31: level 3 cannot split
+    no_split = cost_estimate_nb(genes(min_leaf=1.0), 8760)  # 100 per leaf, 300 samples: only the root splits
+    assert no_split < cost_estimate_nb(genes(min_leaf=0.5), 8760)
+    assert cost_estimate_nb(genes(lookback=0.0, min_leaf=1.0), 8760) < no_split  # 100 samples: no split
     assert cost_estimate_nb(genes(), 2 * 8760) > base
