@@ -368,7 +368,8 @@ def _grow_tree_nb(scratch: _TreeScratch, count: int, depth: int, quantile: float
     _TreeScratch) are in scratch.sums[0] and scratch.label_sums[0].
 
     Each node splits on its most label-correlated component at that component's `quantile` within the
-    node (go left when <=), if both children keep min_leaf samples. out_comp[i] = split component (-1:
+    node (go left when <=), if the quantile's rank leaves min_leaf samples on either side (_splittable_nb)
+    and, ties included, both children keep them. out_comp[i] = split component (-1:
     leaf), out_thr[i] its threshold, out_value[i] the node's mean label; leaves above the last level are
     completed by _complete_tree_nb. Level by level, a node's samples are the contiguous range
     [start, stop) of rows[level % 2]; a split with a child that may split again computes the children's
