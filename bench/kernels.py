@@ -173,8 +173,8 @@ def simulation_only(market: Market, targets: np.ndarray, bounds: np.ndarray, vbt
                     repeats: int) -> None:
     """Like for like with vectorbt's side of (b): the fused simulator alone on the same ready-made positions."""
     out = np.empty((targets.shape[1], len(bounds) - 1, N_METRICS))
-    args = (np.ascontiguousarray(targets.T), market.open, market.high, market.low, market.close, market.funding, bounds, COSTS.fee,
-            COSTS.slippage, market.bars_per_year, out)
+    args = (np.ascontiguousarray(targets.T), market.open, market.high, market.low, market.close, market.funding,
+            bounds, COSTS.fee, COSTS.slippage, market.bars_per_year, out)
     _simulate_all_nb(*args)
     wall, cpu, _ = best_time(lambda: _simulate_all_nb(*args), repeats)
     genomes, bars = targets.shape[1], targets.shape[0]

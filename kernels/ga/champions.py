@@ -2,9 +2,9 @@
 
 A champion is feasible, has a CAGR over its folds (``Population.cagr``) >= ``cagr_targets[stage]`` and
 mean fold Sharpe > ``min_sharpe``. The stage rises (15 % -> 20 % -> 25 % by default) once a
-``stage_quorum`` share of the population meets the current target. Champions get micro-mutations on their risk genes and
-ensemble children with archive members that have a high Sharpe but returns weakly correlated with
-theirs.
+``stage_quorum`` share of the population meets the current target. Champions get micro-mutations on
+their risk genes and ensemble children with archive members that have a high Sharpe but returns weakly
+correlated with theirs.
 
 Correlation proxy: the Pearson correlation of two genomes' per-fold total returns
 (``Population.profile``, K values each). It needs no per-bar S x N returns, only the fold metrics

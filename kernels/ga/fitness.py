@@ -52,9 +52,9 @@ def fitness_from_folds(metrics: np.ndarray, config: FitnessConfig) -> np.ndarray
     """float64[S] walk-forward fitness (higher is better).
 
     fitness = mean_k sharpe - dispersion_penalty * std_k sharpe - turnover_penalty * mean_k turnover
-    - mean_k penalty (when the M_PENALTY column is there), minus trade_penalty * (1 + shortfall) for genomes trading less than min_trades per fold (so
-    they rank below any genome that trades enough, yet still in order of how close they are);
-    non-finite fold metrics give invalid_fitness.
+    - mean_k penalty (when the M_PENALTY column is there), minus trade_penalty * (1 + shortfall) for genomes
+    trading less than min_trades per fold (so they rank below any genome that trades enough, yet still in
+    order of how close they are); non-finite fold metrics give invalid_fitness.
     """
     metrics = _check(metrics)
     sharpe = metrics[:, :, M_SHARPE]

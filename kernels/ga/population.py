@@ -51,8 +51,8 @@ class Population(NamedTuple):
     Scores (NaN before evaluation): ``fitness`` walk-forward fitness (Sharpe units, higher better),
     ``violation`` >= 0 constraint violation (0 = feasible: enough trades, finite metrics),
     ``objectives[P, N_OBJECTIVES]`` minimised by NSGA-II, ``sharpe`` mean over folds and ``cagr`` over the
-    folds back to back (fitness.cagr_over_folds; fractions, 0.15 = 15 %), ``descriptors[P, N_DESCRIPTORS]`` behaviour in [0, 1],
-    ``profile[P, K]`` total return per walk-forward fold (a cheap returns fingerprint).
+    folds back to back (fitness.cagr_over_folds; fractions, 0.15 = 15 %), ``descriptors[P, N_DESCRIPTORS]``
+    behaviour in [0, 1], ``profile[P, K]`` total return per walk-forward fold (a cheap returns fingerprint).
     """
     uid: np.ndarray          # int64[P]
     coin: np.ndarray         # int64[P] index into the run's coins
