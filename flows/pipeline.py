@@ -27,7 +27,7 @@ from exchange.secrets import load_wallet
 from flows.parameters import flow_parameters, run_config
 from flows.ray_runner import EMBEDDED_RAY, UceRayTaskRunner, ray_task_runner, start_ray  # noqa: F401 - bench/evolution.py imports the first and third from here
 from tasks.breakers import BreakerBoard, BreakerSettings
-from tasks.config import RunConfig, ValidationMode
+from tasks.config import RunConfig, ValidationMode, stored_config
 from tasks.costs import DEFAULT_CPU_HOUR_PRICE, CostEstimate, cost_refusal, usage
 from tasks.events import EventSink
 from tasks.market_source import load_market_data
@@ -141,7 +141,11 @@ def rerun_stage(run_id: str, stage: StageName = "validate", only: bool = False, 
     index = STAGES.index(stage)
     if index and manifest.get("stages", {}).get(STAGES[index - 1], {}).get("status") != "completed":
         raise ValueError(f"stage {STAGES[index - 1]} of run {run_id} has not completed: re-run it first")
-    config = RunConfig.model_validate(manifest["parameters"]).model_copy(
+    config, dropped = stored_config(manifest["parameters"])
+    if dropped:
+        log.warning("run %s was made by an older version: its settings %s no longer exist and are ignored",
+                    run_id, ", ".join(dropped))
+    config = config.model_copy(
         update={"ray_address": ray_address or None, "workers": workers or manifest["parameters"].get("workers")})
     return _execute(run, config, (stage,) if only else STAGES[index:], rerun=True)
 

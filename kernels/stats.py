@@ -16,8 +16,6 @@ the plain (biased) moment ratios; kurtosis is *not* excess (a normal distributio
   distance between two clusters is <= ``max_distance``; López de Prado 2019, "A Data Science Solution to
   the Multiple-Testing Crisis in Financial Research", uses clusters of trials the same way). The share of
   distinct clusters among the candidates is taken to hold for all trials: N_eff = N x clusters / M.
-- Consistency over sub-periods: 1 - coefficient of variation of the compounded returns of equal
-  sub-periods, floored at 0 (the replay gate's criterion).
 - Probability of Backtest Overfitting by combinatorially symmetric cross-validation (Bailey, Borwein,
   López de Prado & Zhu 2015, "The Probability of Backtest Overfitting", J. Computational Finance 20(4)):
   split the T x N return matrix into S equal row blocks; for each of the C(S, S/2) ways to pick half of
@@ -51,7 +49,6 @@ __all__ = [
     "pbo_cscv",
     "psr_nb",
     "sharpe_moments_1d_nb",
-    "subperiod_consistency",
 ]
 
 EULER_GAMMA = 0.5772156649015329
@@ -303,20 +300,3 @@ def _cscv_logits_nb(sums: np.ndarray, squares: np.ndarray, block: float, combos:
         omega = (below + 1.0 + 0.5 * ties) / (n + 1.0)
         out[c] = math.log(omega / (1.0 - omega))
     return out
-
-
-def subperiod_consistency(returns: np.ndarray, periods: int = 6) -> float:
-    """1 - coefficient of variation of the compounded returns of `periods` equal sub-periods, floored at 0.
-
-    CV = population std / mean of the sub-period returns; a mean <= 0 gives 0 (consistently losing is
-    not consistent performance). The last T mod periods bars join the last sub-period.
-    """
-    returns = np.asarray(returns, dtype=np.float64)
-    if periods < 2 or len(returns) < periods:
-        raise ValueError(f"periods={periods} must be >= 2 and <= the {len(returns)} returns")
-    edges = np.r_[np.arange(periods) * (len(returns) // periods), len(returns)]
-    parts = np.array([np.prod(1.0 + returns[a:b]) - 1.0 for a, b in zip(edges[:-1], edges[1:])])
-    mean = parts.mean()
-    if mean <= 0.0:
-        return 0.0
-    return float(max(0.0, 1.0 - parts.std() / mean))

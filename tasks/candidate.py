@@ -99,10 +99,9 @@ class CoinInputs(NamedTuple):
 class ValidationInputs(NamedTuple):
     coins: dict[str, CoinInputs]
     costs: Costs
-    n_trials: int  # genomes the evolution evaluated (the DSR's number of trials)
 
 
-def prepare_validation_inputs(market: MarketData, windows: RunWindows, config: RunConfig, n_trials: int, *,
+def prepare_validation_inputs(market: MarketData, windows: RunWindows, config: RunConfig, *,
                               through: str = "replay") -> ValidationInputs:
     """Per coin: the bars up to the end of the `through` window ("replay" for gates 1-2: nothing of the
     live window exists; "live" for gate 3) and every window's range."""
@@ -114,4 +113,4 @@ def prepare_validation_inputs(market: MarketData, windows: RunWindows, config: R
         stop = ranges[1][1] if through == "replay" else ranges[2][1]
         coins[coin.coin] = CoinInputs(kernel_market(coin, market.interval, stop=stop),
                                       epoch_ms(coin.candles["timestamp"].iloc[:stop]), *ranges)
-    return ValidationInputs(coins, kernel_costs(config.costs), int(n_trials))
+    return ValidationInputs(coins, kernel_costs(config.costs))

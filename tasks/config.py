@@ -19,6 +19,7 @@ __all__ = [
 ]
 
 ValidationMode = Literal["full", "fast", "minimal"]
+SignificanceWindow = Literal["validation", "validation+replay"]
 KNOWN_COINS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE", "AVAX", "ARB", "OP", "MATIC", "LINK", "LTC")
 
 
@@ -70,21 +71,24 @@ class ValidationConfig(_Frozen):
     mode: ValidationMode = "full"
     min_sharpe: float = 1.0
     max_drawdown: float = Field(0.15, gt=0, le=1, description="fraction")
-    min_win_rate: float = Field(0.40, ge=0, le=1)
+    min_win_rate: float = Field(0.0, ge=0, le=1, description="0 = off: the power benchmark found it removes trend edges")
     min_trades: int = Field(30, ge=0)
     min_score: float = Field(0.7, ge=0, le=1)
-    candidate_fraction: float = Field(0.2, gt=0, le=1, description="top share of evolved genomes serialised")
-    max_candidates: int = Field(50, ge=1)
+    # Serialize: different ideas, not the top of one fitness list (tasks.serialize).
+    candidate_fraction: float = Field(0.2, gt=0, le=1, description="top share of feasible strategies considered")
+    max_candidates: int = Field(20, ge=1)
+    candidate_max_correlation: float = Field(0.7, gt=-1, le=1, description="train-return correlation at which a "
+                                             "strategy is a near-copy of a chosen candidate")
     max_deployed: int = Field(10, ge=1)
-    # Gate 1: multiple-testing control (kernels.stats) and the look-ahead check.
-    min_dsr: float = Field(0.95, ge=0, le=1, description="deflated Sharpe ratio, a probability")
-    cluster_distance: float = Field(0.5, ge=0, le=2, description="1 - correlation under which candidates count as one trial")
-    pbo_splits: int = Field(16, ge=2, le=20, multiple_of=2, description="CSCV blocks of the validation window")
+    cluster_distance: float = Field(0.5, ge=0, le=2, description="1 - correlation under which strategies are one idea")
+    pbo_splits: int = Field(16, ge=2, le=20, multiple_of=2, description="CSCV blocks of the train returns")
+    # Gate 1: StepM over the candidates (tasks.significance) and the look-ahead check.
+    fwer: float = Field(0.05, gt=0, lt=1, description="family-wise error rate of the significance test")
+    significance_window: SignificanceWindow = "validation+replay"
+    bootstrap_reps: int = Field(1000, ge=100, le=100_000)
     lookahead_cuts: int = Field(8, ge=1, description="truncation points per candidate")
     # Gate 2: the event-driven replay.
-    min_replay_sharpe: float = 0.8
-    min_consistency: float = Field(0.6, ge=0, le=1, description="1 - CV of the sub-period returns")
-    consistency_periods: int = Field(6, ge=2)
+    min_replay_sharpe: float = 0.0
     # Gate 3: trading through the SDK against the venue.
     min_venue_performance: float = Field(0.5, ge=0, le=1)
     venue_tolerance: float = Field(0.01, gt=0, description="|live - expected return| at which performance is 0")
@@ -153,3 +157,24 @@ def test_mode_config(run_id: str, *, validation: dict | None = None, **overrides
     evolve = EvolveConfig(strategies=50, batch_size=10, generations=5, epoch_generations=5, min_trades=2)
     validation = ValidationConfig(**{"mode": "minimal", "min_trades": 5} | (validation or {}))
     return RunConfig(run_id=run_id, test_mode=True, evolve=evolve, validation=validation, **overrides)
+
+
+def stored_config(parameters: dict) -> tuple[RunConfig, list[str]]:
+    """The RunConfig a manifest recorded, and the settings it names that this version no longer has (dropped,
+    so that a stage of a run made by an older version can be re-run; the caller says which)."""
+    dropped: list[str] = []
+
+    def known(model: type[BaseModel], values: dict, prefix: str) -> dict:
+        kept = {}
+        for key, value in values.items():
+            field = model.model_fields.get(key)
+            if field is None:
+                dropped.append(prefix + key)
+            elif isinstance(value, dict) and isinstance(field.annotation, type) and issubclass(field.annotation,
+                                                                                                 BaseModel):
+                kept[key] = known(field.annotation, value, f"{prefix}{key}.")
+            else:
+                kept[key] = value
+        return kept
+
+    return RunConfig.model_validate(known(RunConfig, parameters, "")), dropped

@@ -61,7 +61,7 @@ from tasks.policies import call, submit as submit_under_policy, with_policy
 from tasks.regime_bias import RegimeSettings, regime_pilot, regime_scores
 from tasks.run_dir import RunDir
 from tasks.safety import DEFAULT_SCOPE, Deadline, SafetyScope, scoped_fold_metrics
-from tasks.serialize import select_candidates
+from tasks.serialize import best_per_strategy
 from tasks.feedback import read_paper_feedback
 from tasks.train_inputs import TrainInputs, prepare_train_inputs
 from tasks.windows import RunWindows
@@ -335,7 +335,7 @@ def run_evolution(run: RunDir, market: MarketData, windows: RunWindows, config: 
 
     evaluated = evolution.evaluated()
     frame = population_frame(evaluated, coins).assign(evaluated=True)
-    top = select_candidates(frame, 1.0, TOP_BY_REGIME)
+    top = best_per_strategy(frame).head(TOP_BY_REGIME)
     row_of = {int(u): i for i, u in enumerate(evaluated.uid)}
     top_genomes = take(evaluated, np.array([row_of[int(u)] for u in top["uid"]], np.int64))
     by_regime = submit(regime_scores, inputs, REGIMES, top_genomes).result()

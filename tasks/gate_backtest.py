@@ -1,33 +1,25 @@
 """Gate 1: the candidate's backtest on the validation window with the fused kernel, its look-ahead check,
-and the multiple-testing statistics over the whole candidate set.
+and the significance of the whole candidate set.
 
-Per candidate (in a batch): the window's metrics and per-bar returns, and the truncation test on its own
-genome. Over the set (once all batches are back): the Deflated Sharpe Ratio of each candidate with the
-number of trials the evolution made, plain and discounted to an effective number by clustering the
-candidates' validation returns, and the Probability of Backtest Overfitting of choosing among them.
-
-DSR inputs (kernels.stats; per-bar Sharpe ratios): T = bars of the window; the variance of the trials'
-Sharpe ratios V = max((1.4826 x MAD)², 1 / (T - 1)), the MAD (median absolute deviation) taken over the
-candidates' Sharpe ratios. The paper uses the trials' sample variance; its robust version keeps a few
-candidates unlike the rest (a real outlier, a strategy that never trades) from setting everyone's bar.
-The floor is the sampling variance of a skill-less strategy's Sharpe over T bars (Lo 2002): candidates
-that are near-copies of each other would otherwise claim that the evolution's trials hardly varied.
+Per candidate (in a batch): the validation window's metrics, the per-bar returns of the significance
+window (the validation window, or validation and replay back to back: data that selected no candidate)
+and the truncation test on its own genome. Over the set (once all batches are back): StepM over the
+candidates' daily returns against cash (tasks.significance), which controls the family-wise error over the
+M candidates, the only selection ever made on those windows.
 """
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numpy as np
 
 from kernels.evaluate import Costs
 from kernels.lookahead import check_no_lookahead
 from kernels.metrics import METRIC_NAMES
-from kernels.stats import deflated_sharpe_nb, effective_trials, pbo_cscv, sharpe_moments_1d_nb
 from tasks.candidate import Candidate, CoinInputs
 from tasks.config import ValidationConfig
+from tasks.significance import MIN_DAYS, Significance, daily_returns, superior_candidates
 
-__all__ = ["GATE1_METRICS", "MultipleTesting", "backtest_candidate", "lookahead_cuts", "lookahead_leaks",
-           "multiple_testing", "validation_bounds"]
+__all__ = ["GATE1_METRICS", "backtest_candidate", "candidate_significance", "lookahead_cuts", "lookahead_leaks",
+           "significance_bounds", "significance_returns", "validation_bounds"]
 
 GATE1_METRICS = ("sharpe", "max_drawdown", "win_rate", "trades", "total_return", "cagr", "sortino",
                  "exposure", "turnover", "fees_paid", "funding_paid")
@@ -61,31 +53,25 @@ def lookahead_leaks(candidate: Candidate, coin: CoinInputs, n_cuts: int) -> list
                               positions_fn=lambda market, _family, _genes, stop: candidate.targets(market, stop))
 
 
-class MultipleTesting(NamedTuple):
-    """Statistics over the candidate set (per-bar Sharpe units; see the module docstring)."""
-
-    dsr: np.ndarray            # float64[M] with the effective number of trials (the gate's criterion)
-    dsr_all_trials: np.ndarray  # float64[M] with every trial the evolution made
-    n_trials: int
-    n_effective: float
-    clusters: int
-    sr_variance: float         # V, per-bar Sharpe units
-    pbo: float | None          # None with fewer than 2 candidates or too few bars
-    pbo_splits: int
+def significance_bounds(coin: CoinInputs, window: str) -> np.ndarray:
+    """Like validation_bounds, through the end of the replay window when `window` is "validation+replay"."""
+    i0, i1 = coin.validation
+    stop = coin.replay[1] if window == "validation+replay" else i1
+    return np.array([i0 - 1, stop - 1], dtype=np.int64)
 
 
-def multiple_testing(returns: np.ndarray, n_trials: int, config: ValidationConfig) -> MultipleTesting:
-    """DSR per candidate and PBO over the set from the candidates' validation returns[T, M]."""
-    t, m = returns.shape
-    moments = np.array([sharpe_moments_1d_nb(np.ascontiguousarray(returns[:, j])) for j in range(m)]).reshape(m, 3)
-    sr = moments[:, 0]
-    variance = max((1.4826 * float(np.median(np.abs(sr - np.median(sr))))) ** 2, 1.0 / (t - 1))
-    n_trials = max(int(n_trials), m)
-    n_eff, clusters = effective_trials(n_trials, returns, config.cluster_distance)
-    dsr = np.array([deflated_sharpe_nb(s, t, g3, g4, n_eff, variance) for s, g3, g4 in moments])
-    dsr_all = np.array([deflated_sharpe_nb(s, t, g3, g4, float(n_trials), variance) for s, g3, g4 in moments])
-    pbo = None
-    if m >= 2 and t >= 2 * config.pbo_splits:
-        pbo = pbo_cscv(returns, config.pbo_splits).pbo
-    return MultipleTesting(dsr, dsr_all, n_trials, n_eff, clusters, variance, pbo, config.pbo_splits)
+def significance_returns(candidate: Candidate, coin: CoinInputs, costs: Costs, window: str) -> np.ndarray:
+    """Per-bar returns of the bars of the significance window (one backtest over the whole span)."""
+    bounds = significance_bounds(coin, window)
+    return candidate.kernel_returns(coin.market, bounds, costs)[bounds[0] + 1:bounds[1] + 1]
 
+
+def candidate_significance(returns: list[np.ndarray], bars_per_day: int, config: ValidationConfig,
+                           seed: int) -> Significance | int:
+    """StepM over the candidates' significance-window returns (aligned at their ends: coins with gaps may
+    differ by a few bars), or the number of whole days when they are fewer than the test needs."""
+    length = min(len(r) for r in returns)
+    daily = daily_returns(np.column_stack([r[len(r) - length:] for r in returns]), bars_per_day)
+    if daily.shape[0] < MIN_DAYS:
+        return daily.shape[0]
+    return superior_candidates(daily, config.fwer, config.bootstrap_reps, seed)

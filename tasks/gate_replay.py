@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from exchange.replay import Bar, Broker, Engine, TargetSeries
 from kernels.evaluate import Costs
-from kernels.stats import subperiod_consistency
 from tasks.candidate import Candidate, CoinInputs
 from tasks.replay_check import first_trade_mismatch, kernel_trades, per_bar_bounds
 
@@ -29,9 +26,9 @@ def replay_bars(coin: CoinInputs, start: int, stop: int):
                   float(m.volume[i]), float(m.funding[i]))
 
 
-def replay_candidate(candidate: Candidate, coin: CoinInputs, costs: Costs, periods: int) -> dict:
-    """gate2_* values: the engine's performance on the replay window, its consistency over `periods`
-    sub-periods, and whether its trades equal the kernel's (gate2_mismatch names the first that differs)."""
+def replay_candidate(candidate: Candidate, coin: CoinInputs, costs: Costs) -> dict:
+    """gate2_* values: the engine's performance on the replay window and whether its trades equal the
+    kernel's (gate2_mismatch names the first that differs)."""
     r0, r1 = coin.replay
     start = r0 - 1
     target = candidate.targets(coin.market, stop=r1)
@@ -52,7 +49,6 @@ def replay_candidate(candidate: Candidate, coin: CoinInputs, costs: Costs, perio
         "gate2_max_drawdown": summary.max_drawdown,
         "gate2_win_rate": summary.win_rate,
         "gate2_trades": float(summary.trades),
-        "gate2_consistency": subperiod_consistency(np.asarray(books.returns), periods),
         "gate2_trades_match": mismatch is None,
         "gate2_mismatch": mismatch or "",
         "gate2_bars_per_second": summary.bars / seconds if seconds > 0 else float("inf"),

@@ -24,7 +24,7 @@ from tasks.run_dir import STAGES, RunDir
 __all__ = ["GATES", "REPORT_VERSION", "build_report", "publish_report_artifact", "read_artifact", "report_html_path",
            "report_markdown", "report_schema", "run_overview", "strategy_entry", "write_report"]
 
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 GATES = ("gate1", "gate2", "gate3")
 # Columns of a gate that are its verdict, not its measurements.
 _VERDICT = ("pass", "score", "reasons")
@@ -39,11 +39,12 @@ def build_report(run: RunDir) -> dict:
     evolved = read_artifact(run.evolved)
     validated = read_artifact(run.validated)
     deployed = read_artifact(run.deployed)
+    candidates = read_artifact(run.candidates)
     evaluated = evolved[evolved["evaluated"].astype(bool)] if "evaluated" in evolved else evolved
     counts = {
         "evaluated": len(evaluated),
         "generated": int(evaluated["strategy_id"].nunique()) if len(evaluated) else 0,
-        "candidates": len(read_artifact(run.candidates)),
+        "candidates": len(candidates),
         "validated": int(validated["passed"].astype(bool).sum()) if "passed" in validated else 0,
         "deployed": len(deployed),
     }
@@ -65,7 +66,7 @@ def build_report(run: RunDir) -> dict:
         "resources": _resources(manifest, _total_seconds(manifest, seconds)),
         "data": _data(manifest),
         "validation": _validation(validation, validated, counts, params),
-        "multiple_testing": _multiple_testing(validation, validated, params),
+        "multiple_testing": _multiple_testing(manifest, candidates),
         "resilience": _resilience(manifest.get("resilience")),
         "deployment": _json_safe(manifest.get("deploy") or {}),
         "deployed": [strategy_entry(run, row["strategy_id"], evolved, validated, deployed)
@@ -215,24 +216,38 @@ def _validation(summary: dict, validated: pd.DataFrame, counts: dict[str, int], 
     }
 
 
-def _multiple_testing(summary: dict, validated: pd.DataFrame, params: dict) -> dict:
-    """Trials, effective trials, PBO (manifest ``validation``) and the candidates' best DSR."""
-    threshold = params.get("validation", {}).get("min_dsr")
-    dsr = validated["gate1_dsr"].to_numpy(float) if "gate1_dsr" in validated else np.zeros(0)
-    finite = np.isfinite(dsr)
-    best = int(np.flatnonzero(finite)[np.argmax(dsr[finite])]) if finite.any() else None
+def _multiple_testing(manifest: dict, candidates: pd.DataFrame) -> dict:
+    """Where each selection happened, its statistics: train (the evolution's trials: DSR, PBO; manifest
+    ``serialize`` and candidates.parquet) and validation (StepM over the candidates; manifest ``validation``)."""
+    train = manifest.get("serialize", {})
+    best = {}
+    for column in ("train_dsr", "train_dsr_effective"):
+        values = candidates[column].to_numpy(float) if column in candidates else np.zeros(0)
+        best[column] = _plain(np.nanmax(values)) if np.isfinite(values).any() else None
+    test = manifest.get("validation", {}).get("significance", {})
     return {
-        "trials": summary.get("n_trials"),
-        "effective_trials": summary.get("n_effective_trials"),
-        "clusters": summary.get("clusters"),
-        "dsr_threshold": threshold,
-        "best_dsr": _plain(dsr[best]) if best is not None else summary.get("dsr"),
-        "best_dsr_strategy_id": str(validated["strategy_id"].iat[best]) if best is not None else None,
-        "candidates_above_dsr_threshold": (int((dsr[finite] >= threshold).sum())
-                                           if threshold is not None and finite.any() else None),
-        "pbo": _plain(summary["pbo"]) if summary.get("pbo") is not None else None,
-        "pbo_splits": summary.get("pbo_splits"),
-        "validation_bars": summary.get("validation_bars"),
+        "train": {
+            "trials": train.get("n_trials"),
+            "effective_trials": train.get("n_effective_trials"),
+            "ideas": train.get("ideas"),
+            "candidates": train.get("candidates"),
+            "best_dsr": best["train_dsr"],
+            "best_dsr_effective": best["train_dsr_effective"],
+            "pbo": _plain(train.get("pbo")),
+            "pbo_splits": train.get("pbo_splits"),
+        },
+        "validation": {
+            "method": test.get("method"),
+            "window": test.get("window"),
+            "days": test.get("days"),
+            "fwer": test.get("fwer"),
+            "candidates": test.get("candidates"),
+            "critical_sharpe": _plain(test.get("critical_sharpe")),
+            "significant": test.get("significant"),
+            "spa_pvalue": _plain(test.get("spa_pvalue")),
+            "reps": test.get("reps"),
+            "skipped": test.get("skipped"),
+        },
     }
 
 
@@ -369,8 +384,11 @@ def report_markdown(report: dict, html_path: Path) -> str:
     """The Prefect artifact's text: the headline numbers and a link to the HTML report."""
     s = report["execution_summary"]
     mt = report["multiple_testing"]
-    dsr = f"{mt['best_dsr']:.3f}" if mt["best_dsr"] is not None else "—"
-    pbo = f"{mt['pbo']:.0%}" if mt["pbo"] is not None else "—"
+    train, test = mt["train"], mt["validation"]
+    dsr = f"{train['best_dsr']:.3f}" if train["best_dsr"] is not None else "—"
+    pbo = f"{train['pbo']:.0%}" if train["pbo"] is not None else "—"
+    significant = (f"{test['significant']} of {test['candidates']} candidates significant at {test['fwer']:.0%} "
+                   f"family-wise (StepM)" if test["candidates"] else "no significance test")
     lines = [
         f"# Run {report['run_id']}: {report['status']}",
         "",
@@ -382,8 +400,9 @@ def report_markdown(report: dict, html_path: Path) -> str:
         f"| {s['strategies_evaluated']} | {s['strategies_generated']} | {s['candidates']} | "
         f"{s['strategies_validated']} | {s['strategies_deployed']} | {s['seconds_total']:.0f} |",
         "",
-        f"Data: {report['data']['source']}. Trials {mt['trials']} ({mt['effective_trials']} effective), "
-        f"best deflated Sharpe {dsr}, probability of backtest overfitting {pbo}.",
+        f"Data: {report['data']['source']}. Train: {train['trials']} trials ({train['effective_trials']} effective), "
+        f"best deflated Sharpe {dsr}, probability of backtest overfitting {pbo}. "
+        f"Validation: {train['ideas']} distinct ideas, {significant}.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -42,11 +42,10 @@ _CRITERIA = (
     ("gate1", "max drawdown ≤ {:.0%}", "gate1_max_drawdown", "<=", "max_drawdown"),
     ("gate1", "win rate ≥ {:.0%}", "gate1_win_rate", ">=", "min_win_rate"),
     ("gate1", "trades ≥ {}", "gate1_trades", ">=", "min_trades"),
-    ("gate1", "deflated Sharpe ≥ {}", "gate1_dsr", ">=", "min_dsr"),
+    ("gate1", "significant at {:.0%} family-wise", "gate1_significant", "true", "fwer"),
     ("gate1", "no look-ahead", "gate1_lookahead_leaks", "==0", None),
     ("gate2", "replay trades = kernel trades", "gate2_trades_match", "true", None),
     ("gate2", "replay Sharpe ≥ {}", "gate2_sharpe", ">=", "min_replay_sharpe"),
-    ("gate2", "consistency ≥ {}", "gate2_consistency", ">=", "min_consistency"),
     ("gate3", "venue performance ≥ {}", "gate3_performance", ">=", "min_venue_performance"),
     (None, "overall score ≥ {}", "overall_score", ">=", "min_score"),
 )
@@ -225,8 +224,8 @@ def _summary(report: dict, criteria: list[tuple[str | None, str, int, int]]) -> 
     if hardest is not None and hardest[2] < hardest[3]:
         _, text, met, n = hardest
         verdict += f" The hardest criterion was {text}: met by {met} of {n} candidates."
-    if mt["pbo"] is not None:
-        verdict += f" Probability of backtest overfitting of the candidate set: {_pct(mt['pbo'], 0)}."
+    if mt["train"]["ideas"] is not None:
+        verdict += f" The candidates held {mt['train']['ideas']} distinct ideas."
     errors = "".join(f'<p><span class="badge bad">{escape(stage)} failed</span> {escape(err)}</p>'
                      for stage, err in sorted(report["stage_errors"].items()))
     return _section("summary", "The run at a glance", tiles + f'<p class="reading">{escape(verdict)}</p>' + errors)
@@ -297,47 +296,64 @@ def _funnel(report: dict, criteria: list[tuple[str | None, str, int, int]], fami
                     f'<div class="panel">{table}</div></div>', lead)
 
 
-def dsr_reading(mt: dict) -> str:
-    """One plain-language line on the deflated Sharpe ratio."""
-    best, threshold = mt["best_dsr"], mt["dsr_threshold"]
+def dsr_reading(train: dict) -> str:
+    """One plain-language line on the train window's deflated Sharpe ratio."""
+    best = train["best_dsr"]
     if best is None:
-        return "No deflated Sharpe ratio: no candidate produced validation returns."
-    trials = f"{mt['trials']:,}" if mt["trials"] is not None else "all"
-    effective = f" ({mt['effective_trials']:.1f} effectively independent)" if mt["effective_trials"] is not None else ""
-    bar = f"the {threshold:.0%} bar" if threshold is not None else "the bar"
-    side = "clears" if threshold is not None and best >= threshold else "falls short of"
-    return (f"After allowing for the {trials} strategies tried{effective}, the best candidate's validation Sharpe "
-            f"has a {best:.0%} probability of reflecting real skill rather than luck; it {side} {bar}.")
+        return "No deflated Sharpe ratio: no candidate has train returns."
+    trials = f"{train['trials']:,}" if train["trials"] is not None else "all the"
+    effective = (f", {train['effective_trials']:,.0f} of them effectively independent"
+                 if train["effective_trials"] is not None else "")
+    return (f"Evolution tried {trials} strategies on the train window{effective}. After allowing for all of them, "
+            f"the best candidate's walk-forward train Sharpe has a {best:.0%} probability of reflecting real skill "
+            f"rather than the luck of the search. This describes the search; the validation test below decides.")
 
 
 def pbo_reading(pbo: float | None, splits: int | None) -> str:
     """One plain-language line on the probability of backtest overfitting."""
     if pbo is None:
-        return "No PBO: it needs at least two candidates with enough validation bars."
+        return "No PBO: it needs at least two candidates with enough train bars."
     if pbo < 0.2:
-        verdict = "picking the best in-sample looks reliable"
+        verdict = "ranking the candidates by train performance looks reliable"
     elif pbo < 0.5:
-        verdict = "some of the apparent edge is selection luck"
+        verdict = "some of the train ranking is selection luck"
     else:
-        verdict = "picking the best in-sample is no better than chance here: treat survivors with suspicion"
-    over = f"of {splits} " if splits else ""
-    return (f"In {pbo:.0%} of the train/test recombinations of the validation window's {over}blocks, the "
-            f"candidate that looked best in-sample ranked below the median out of sample: {verdict}.")
+        verdict = "the train ranking is no better than chance here: only the validation test tells them apart"
+    over = f"{splits} " if splits else ""
+    return (f"In {pbo:.0%} of the recombinations of the train window's {over}blocks, the candidate that looked "
+            f"best in one half ranked below the median in the other: {verdict}.")
+
+
+def significance_reading(test: dict, ideas: int | None) -> str:
+    """One plain-language line on the validation window's multiple-testing procedure."""
+    if not test["candidates"]:
+        return "No significance test: no candidate produced validation returns."
+    if test["skipped"]:
+        return f"No significance test ({test['skipped']}): no candidate can pass gate 1 on so little data."
+    window = "the validation and replay windows" if test["window"] == "validation+replay" else "the validation window"
+    distinct = f" ({ideas} distinct ideas)" if ideas is not None else ""
+    pvalue = f"{test['spa_pvalue']:.1%}" if test["spa_pvalue"] or not test["reps"] else f"under 1 in {test['reps']:,}"
+    return (f"The {test['candidates']} candidates{distinct} were tested on {test['days']} days of {window}, which "
+            f"selected none of them. Keeping the chance of even one false discovery among them at "
+            f"{test['fwer']:.0%}, the best had to beat an annualised Sharpe of {test['critical_sharpe']:.2f}; "
+            f"{test['significant']} stood out from cash (StepM). The chance of results like these if none of them "
+            f"truly beats cash is {pvalue} (Hansen's SPA p-value).")
 
 
 def _multiple_testing(report: dict) -> str:
-    mt = report["multiple_testing"]
+    train, test = report["multiple_testing"]["train"], report["multiple_testing"]["validation"]
     tiles = _tiles([
-        ("strategies tried (trials)", f"{mt['trials']:,}" if mt["trials"] is not None else "—"),
-        ("effective trials", _num(mt["effective_trials"], 1)),
-        ("best deflated Sharpe (DSR)", _num(mt["best_dsr"], 3)
-         + (f" <small>bar {mt['dsr_threshold']}</small>" if mt["dsr_threshold"] is not None else "")),
-        ("candidates above the DSR bar", str(mt["candidates_above_dsr_threshold"])
-         if mt["candidates_above_dsr_threshold"] is not None else "—"),
-        ("probability of backtest overfitting (PBO)", _pct(mt["pbo"], 0)),
+        ("strategies tried (trials)", f"{train['trials']:,}" if train["trials"] is not None else "—"),
+        ("effective trials", _num(train["effective_trials"], 1)),
+        ("best train deflated Sharpe", _num(train["best_dsr"], 3)),
+        ("train PBO", _pct(train["pbo"], 0)),
+        ("distinct ideas validated", str(train["ideas"]) if train["ideas"] is not None else "—"),
+        ("Sharpe to beat (validation)", _num(test["critical_sharpe"], 2)),
+        ("significant candidates", f"{test['significant']} of {test['candidates']}" if test["candidates"] else "—"),
     ])
-    readings = (f'<p class="reading"><b>DSR.</b> {escape(dsr_reading(mt))}</p>'
-                f'<p class="reading"><b>PBO.</b> {escape(pbo_reading(mt["pbo"], mt["pbo_splits"]))}</p>')
+    readings = (f'<p class="reading"><b>Train.</b> {escape(dsr_reading(train))} '
+                f'{escape(pbo_reading(train["pbo"], train["pbo_splits"]))}</p>'
+                f'<p class="reading"><b>Validation.</b> {escape(significance_reading(test, train["ideas"]))}</p>')
     return _section("multiple-testing", "Multiple testing: is the edge real?", tiles + readings)
 
 
@@ -509,8 +525,9 @@ def _params_table(entry: dict) -> str:
     return _table(["member", "parameter", "value"], rows, {2}) if rows else '<p class="muted">No parameters.</p>'
 
 
-_GATE_METRICS = {"gate1": ("sharpe", "dsr", "max_drawdown", "win_rate", "trades", "total_return", "exposure"),
-                 "gate2": ("sharpe", "consistency", "total_return", "max_drawdown", "trades", "trades_match"),
+_GATE_METRICS = {"gate1": ("sharpe", "significant", "significance_sharpe", "max_drawdown", "win_rate", "trades",
+                           "total_return", "exposure"),
+                 "gate2": ("sharpe", "total_return", "max_drawdown", "trades", "trades_match"),
                  "gate3": ("performance", "execution", "return", "expected_return")}
 _PCT_METRICS = {"max_drawdown", "win_rate", "total_return", "exposure", "return", "expected_return", "cagr"}
 

@@ -33,7 +33,7 @@ def validation_returns(rows: pd.DataFrame, market: MarketData, windows: RunWindo
     """Per strategy id of `rows` (validated.parquet rows): its per-bar validation returns by bar open time."""
     if rows.empty:
         return {}
-    inputs = prepare_validation_inputs(market, windows, config, n_trials=0)
+    inputs = prepare_validation_inputs(market, windows, config)
     out = {}
     for candidate in candidates_from_frame(rows):
         coin = inputs.coins[candidate.coin]

@@ -64,9 +64,9 @@ def stage_inputs(ctx: StageContext, stage: str) -> dict[str, str]:
     if stage == "evolve":
         return data
     if stage == "serialize":
-        return {"evolved.parquet": file_sha256(run.evolved)}
+        return data | {"evolved.parquet": file_sha256(run.evolved)}
     if stage == "validate":
-        return data | {"candidates.parquet": file_sha256(run.candidates), "evolved.parquet": file_sha256(run.evolved)}
+        return data | {"candidates.parquet": file_sha256(run.candidates)}
     if stage == "deploy":
         return {"validated.parquet": file_sha256(run.validated)}
     raise ValueError(f"stage={stage!r}: expected one of {', '.join(STAGES)}")
@@ -96,7 +96,7 @@ def _evolve(ctx: StageContext) -> dict:
 
 
 def _serialize(ctx: StageContext) -> dict:
-    candidates = serialize_run(ctx.run, ctx.config)
+    candidates = serialize_run(ctx.run, ctx.config, ctx.market, ctx.windows)
     strategies = [ctx.run.strategies / f"{sid}.json" for sid in candidates["strategy_id"]]
     return {"summary": {"candidates": len(candidates)},
             "artifacts": _written(ctx.run, ctx.run.candidates, *strategies)}

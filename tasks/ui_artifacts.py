@@ -26,7 +26,7 @@ _TABLES = {
                                               "max_drawdown"]),
     "validate": ("validated", ["passed", "overall_score"], ["strategy_id", "coin", "family", "passed",
                                                             "overall_score", "gate1_sharpe", "gate1_max_drawdown",
-                                                            "gate1_dsr", "reasons"]),
+                                                            "gate1_significant", "reasons"]),
     "deploy": ("deployed", ["overall_score"], ["strategy_id", "coin", "family", "overall_score", "allocation",
                                                "reason"]),
 }

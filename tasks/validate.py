@@ -3,17 +3,17 @@
     minimal: gate 1            fast: gates 1-2            full: gates 1-3
 
 1. Backtest (tasks.gate_backtest): the validation window with the fused kernel; Sharpe, drawdown, win
-   rate, trades and the Deflated Sharpe Ratio with the evolution's number of trials; the look-ahead
-   truncation test on the candidate's own targets. The PBO of the candidate set goes to the manifest.
+   rate, trades; significance: StepM over every candidate's returns on the significance window (validation,
+   by default with the replay window after it), family-wise error ``fwer`` (tasks.significance); the
+   look-ahead truncation test on the candidate's own targets.
 2. Replay (tasks.gate_replay): the replay window through the event-driven engine; its trades must equal
-   the kernel's; replay Sharpe and consistency over sub-periods.
+   the kernel's, and its Sharpe must not contradict validation (``min_replay_sharpe``).
 3. Venue (tasks.gate_venue): the survivors of gates 1-2 trade the live window through the exchange
    client against the loopback venue; the live return must track the replay engine's expectation.
 
 Candidates travel in at most ``concurrency`` coarse batches, one Prefect task each, on whatever task
 runner the flow chose (Ray in the pipeline): first gates 1-2 for every candidate, then gate 3 for the
-survivors. The statistics over the whole set (DSR, effective trials, PBO) and the judging run once the
-batches are back. A candidate whose validation raises fails with the error as its reason; the others
+survivors. The significance test over the whole set and the judging run once the batches are back. A candidate whose validation raises fails with the error as its reason; the others
 go on.
 
 Scores: each gate's score is the mean over its criteria of min(1, achieved / required) (for the
@@ -36,10 +36,12 @@ from prefect.cache_policies import NO_CACHE
 from tasks.atomic import write_parquet_atomic
 from tasks.candidate import Candidate, ValidationInputs, candidates_from_frame, prepare_validation_inputs
 from tasks.config import RunConfig, ValidationConfig
-from tasks.gate_backtest import backtest_candidate, lookahead_leaks, multiple_testing
+from tasks.gate_backtest import backtest_candidate, candidate_significance, lookahead_leaks, significance_returns
 from tasks.gate_replay import replay_candidate
 from tasks.gate_venue import gate3_candidate, gate3_venue
 from tasks.market_source import MarketData
+from tasks.market_store import interval_timedelta
+from tasks.significance import MIN_DAYS
 from tasks.run_dir import RunDir
 from tasks.windows import RunWindows
 
@@ -54,7 +56,7 @@ FAILED_SCORE_CAP = 0.69
 
 
 class BatchResult(NamedTuple):
-    """Per candidate of a batch: its gate values (a dict) and its validation-window returns (None on error)."""
+    """Per candidate of a batch: its gate values (a dict) and its significance-window returns (None on error)."""
 
     rows: list[dict]
     returns: list[np.ndarray | None]
@@ -68,12 +70,13 @@ def validate_batch(candidates: list[Candidate], inputs: ValidationInputs, config
         row: dict = {"strategy_id": candidate.strategy_id, "error": ""}
         per_bar = None
         try:
-            metrics, per_bar = backtest_candidate(candidate, coin, inputs.costs)
+            metrics, _ = backtest_candidate(candidate, coin, inputs.costs)
+            per_bar = significance_returns(candidate, coin, inputs.costs, config.significance_window)
             leaks = lookahead_leaks(candidate, coin, config.lookahead_cuts)
             row.update(metrics, gate1_lookahead_leaks=len(leaks),
                        lookahead_first=coin.bar_time(leaks[0]) if leaks else "")
             if "gate2" in MODE_GATES[config.mode]:
-                row.update(replay_candidate(candidate, coin, inputs.costs, config.consistency_periods))
+                row.update(replay_candidate(candidate, coin, inputs.costs))
         except Exception as exc:  # noqa: BLE001 - one broken candidate must not sink the others
             log.exception("validating %s failed", candidate.strategy_id)
             row["error"] = f"{type(exc).__name__}: {exc}"
@@ -97,9 +100,9 @@ def venue_batch(candidates: list[Candidate], inputs: ValidationInputs, config: V
     return rows
 
 
-def prepare_live_inputs(market: MarketData, windows: RunWindows, config: RunConfig, n_trials: int) -> ValidationInputs:
+def prepare_live_inputs(market: MarketData, windows: RunWindows, config: RunConfig) -> ValidationInputs:
     """Gate 3's inputs: the bars through the end of the live window."""
-    return prepare_validation_inputs(market, windows, config, n_trials, through="live")
+    return prepare_validation_inputs(market, windows, config, through="live")
 
 
 # Each kind of batch work: how its shared inputs are built, and what one batch does with them.
@@ -109,23 +112,23 @@ _TASKS = {kind: (task(name=f"prepare-{kind}-inputs", cache_policy=NO_CACHE)(prep
                  task(name=f"validate-{kind}-batch", cache_policy=NO_CACHE)(batch))
           for kind, (prepare, batch) in _WORK.items()}
 
-RunBatches = Callable[[str, list[list[Candidate]], MarketData, RunWindows, RunConfig, int], list]
+RunBatches = Callable[[str, list[list[Candidate]], MarketData, RunWindows, RunConfig], list]
 
 
 def prefect_batches(work: str, batches: list[list[Candidate]], market: MarketData, windows: RunWindows,
-                    config: RunConfig, n_trials: int) -> list:
+                    config: RunConfig) -> list:
     """One Prefect task per batch on the flow's task runner; the inputs are built once, upstream of all."""
     prepare, batch_task = _TASKS[work]
-    inputs = prepare.submit(market, windows, config, n_trials)
+    inputs = prepare.submit(market, windows, config)
     futures = [batch_task.submit(batch, inputs, config.validation) for batch in batches]
     return [f.result() for f in futures]
 
 
 def inline_batches(work: str, batches: list[list[Candidate]], market: MarketData, windows: RunWindows,
-                   config: RunConfig, n_trials: int) -> list:
+                   config: RunConfig) -> list:
     """The same work in this process, batch after batch (tests, scripts)."""
     prepare, batch = _WORK[work]
-    inputs = prepare(market, windows, config, n_trials)
+    inputs = prepare(market, windows, config)
     return [batch(b, inputs, config.validation) for b in batches]
 
 
@@ -136,22 +139,20 @@ def validate_run(run: RunDir, market: MarketData, windows: RunWindows, config: R
     started = time.perf_counter()
     settings = config.validation
     candidates = pd.read_parquet(run.candidates)
-    n_trials = _trials_made(run)
-    summary: dict = {"mode": settings.mode, "gates": list(MODE_GATES[settings.mode]), "candidates": len(candidates),
-                     "n_trials": n_trials}
+    summary: dict = {"mode": settings.mode, "gates": list(MODE_GATES[settings.mode]), "candidates": len(candidates)}
     if "gate3" in MODE_GATES[settings.mode]:
         summary["gate3_venue"] = gate3_venue(settings)
     if candidates.empty:
         table = candidates.assign(overall_score=[], passed=[], reasons=[], gates_performed=[])
     else:
         members = candidates_from_frame(candidates)
-        results = run_batches("gates12", _batches(members, settings.concurrency), market, windows, config, n_trials)
+        results = run_batches("gates12", _batches(members, settings.concurrency), market, windows, config)
         rows = [row for r in results for row in r.rows]
         returns = [x for r in results for x in r.returns]
         gates = pd.DataFrame(rows).set_index("strategy_id").loc[candidates["strategy_id"]].reset_index(drop=True)
-        table, stats = _judge(candidates.join(gates), returns, n_trials, settings)
+        table, stats = _judge(candidates.join(gates), returns, _bars_per_day(market.interval), config)
         if "gate3" in MODE_GATES[settings.mode]:
-            table = _gate3(table, members, market, windows, config, n_trials, run_batches)
+            table = _gate3(table, members, market, windows, config, run_batches)
             if "gate3_start_ms" in table and table["gate3_start_ms"].notna().any():
                 summary["gate3_span_ms"] = [int(table["gate3_start_ms"].min()), int(table["gate3_end_ms"].max())]
         table = _overall(table, settings)
@@ -172,7 +173,7 @@ def _batches(members: list[Candidate], concurrency: int) -> list[list[Candidate]
 
 
 def _gate3(table: pd.DataFrame, members: list[Candidate], market: MarketData, windows: RunWindows,
-           config: RunConfig, n_trials: int, run_batches: RunBatches) -> pd.DataFrame:
+           config: RunConfig, run_batches: RunBatches) -> pd.DataFrame:
     """Gate 3 for the survivors of gates 1-2; the others get its columns with the reason it did not run."""
     settings = config.validation
     survivors = table["gate1_pass"].to_numpy(bool) & table["gate2_pass"].to_numpy(bool)
@@ -185,7 +186,7 @@ def _gate3(table: pd.DataFrame, members: list[Candidate], market: MarketData, wi
         # Forward sessions share one testnet wallet, so they trade one after another in a single batch.
         work, batches = (("testnet", [chosen]) if settings.testnet else
                          ("gate3", _batches(chosen, settings.concurrency)))
-        rows = [r for batch in run_batches(work, batches, market, windows, config, n_trials) for r in batch]
+        rows = [r for batch in run_batches(work, batches, market, windows, config) for r in batch]
         table = table.join(pd.DataFrame(rows).set_index("strategy_id"), on="strategy_id")
         for i in np.flatnonzero(survivors):
             passed[i], scores[i], reasons[i] = _judge_gate3(table.iloc[i], settings)
@@ -204,30 +205,34 @@ def _judge_gate3(row: pd.Series, s: ValidationConfig) -> tuple[bool, float, str]
     return True, score, ""
 
 
-def _trials_made(run: RunDir) -> int:
-    """Genomes the evolution evaluated: rows of evolved.parquet with evaluated == True (migrant copies excluded)."""
-    if not run.evolved.exists():
-        raise FileNotFoundError(f"{run.evolved} is missing: the DSR needs the number of trials the evolution made")
-    evaluated = pd.read_parquet(run.evolved, columns=["evaluated"])["evaluated"]
-    return int(evaluated.astype(bool).sum())
+def _bars_per_day(interval: str) -> int:
+    return max(1, round(pd.Timedelta(days=1) / interval_timedelta(interval)))
 
 
-def _judge(table: pd.DataFrame, returns: list[np.ndarray | None], n_trials: int,
-           settings: ValidationConfig) -> tuple[pd.DataFrame, dict]:
-    """Add DSR, every gate's pass / score / reasons and the overall verdict; returns (table, run statistics)."""
+def _judge(table: pd.DataFrame, returns: list[np.ndarray | None], bars_per_day: int,
+           config: RunConfig) -> tuple[pd.DataFrame, dict]:
+    """Add the significance, every gate's pass / score / reasons and the verdicts; returns (table, run statistics)."""
+    settings = config.validation
     ok = [i for i, r in enumerate(returns) if r is not None]
     stats: dict = {"errors": len(returns) - len(ok)}
-    dsr = np.full(len(table), np.nan)
-    dsr_all = np.full(len(table), np.nan)
+    significant = np.zeros(len(table), dtype=bool)
+    sharpe = np.full(len(table), np.nan)
+    too_short = ""
     if ok:
-        length = min(len(returns[i]) for i in ok)  # coins with gaps may differ by a few bars: align the ends
-        mt = multiple_testing(np.column_stack([returns[i][-length:] for i in ok]), n_trials, settings)
-        dsr[ok], dsr_all[ok] = mt.dsr, mt.dsr_all_trials
-        stats |= {"n_effective_trials": round(mt.n_effective, 3), "clusters": mt.clusters,
-                  "sr_variance_per_bar": mt.sr_variance, "pbo": mt.pbo, "pbo_splits": mt.pbo_splits,
-                  "validation_bars": length}
-    table = table.assign(gate1_dsr=dsr, gate1_dsr_all_trials=dsr_all)
-    verdicts = {"gate1": [_gate1(row, settings) for _, row in table.iterrows()]}
+        test = candidate_significance([returns[i] for i in ok], bars_per_day, settings, config.seed)
+        described = {"method": "StepM (Romano-Wolf), stationary bootstrap, daily returns vs cash",
+                     "window": settings.significance_window, "fwer": settings.fwer, "candidates": len(ok)}
+        if isinstance(test, int):
+            too_short = f"only {test} days on {settings.significance_window}, the test needs {MIN_DAYS}"
+            stats["significance"] = described | {"days": test, "significant": 0, "skipped": too_short}
+        else:
+            significant[ok], sharpe[ok] = test.superior, test.sharpe
+            stats["significance"] = described | {
+                "days": test.days, "block_days": round(test.block_days, 2), "reps": settings.bootstrap_reps,
+                "critical_sharpe": round(test.critical_sharpe, 4), "spa_pvalue": test.spa_pvalue,
+                "significant": int(test.superior.sum())}
+    table = table.assign(gate1_significant=significant, gate1_significance_sharpe=sharpe)
+    verdicts = {"gate1": [_gate1(row, settings, too_short) for _, row in table.iterrows()]}
     if "gate2" in MODE_GATES[settings.mode]:
         verdicts["gate2"] = [_gate2(row, settings) for _, row in table.iterrows()]
     for gate, values in verdicts.items():
@@ -236,7 +241,7 @@ def _judge(table: pd.DataFrame, returns: list[np.ndarray | None], n_trials: int,
     return table, stats
 
 
-def _gate1(row: pd.Series, s: ValidationConfig) -> tuple[bool, float, str]:
+def _gate1(row: pd.Series, s: ValidationConfig, too_short: str) -> tuple[bool, float, str]:
     if row["error"]:
         return False, 0.0, f"validation error: {row['error']}"
     if row["gate1_lookahead_leaks"]:
@@ -248,7 +253,10 @@ def _gate1(row: pd.Series, s: ValidationConfig) -> tuple[bool, float, str]:
         f"max drawdown {dd:.1%} > {s.max_drawdown:.0%}": (s.max_drawdown, max(dd, 1e-12)),
         f"win rate {row['gate1_win_rate']:.1%} < {s.min_win_rate:.0%}": (row["gate1_win_rate"], s.min_win_rate),
         f"{row['gate1_trades']:.0f} trades < {s.min_trades}": (row["gate1_trades"], s.min_trades),
-        f"deflated Sharpe {row['gate1_dsr']:.3f} < {s.min_dsr}": (row["gate1_dsr"], s.min_dsr),
+        (f"not significant: {too_short}" if too_short else
+         f"not significant among the candidates at {s.fwer:.0%} family-wise error "
+         f"(Sharpe {row['gate1_significance_sharpe']:.2f} on {s.significance_window})"):
+            (float(row["gate1_significant"]), 1.0),
     })
 
 
@@ -258,10 +266,14 @@ def _gate2(row: pd.Series, s: ValidationConfig) -> tuple[bool, float, str]:
     if not row["gate2_trades_match"]:
         return False, 0.0, f"replay engine and kernel disagree: {row['gate2_mismatch']}"
     return _criteria({
-        f"replay Sharpe {row['gate2_sharpe']:.2f} < {s.min_replay_sharpe}": (row["gate2_sharpe"], s.min_replay_sharpe),
-        f"consistency {row['gate2_consistency']:.2f} < {s.min_consistency}": (row["gate2_consistency"],
-                                                                              s.min_consistency),
+        f"replay Sharpe {row['gate2_sharpe']:.2f} < {s.min_replay_sharpe}": _at_least(row["gate2_sharpe"],
+                                                                                     s.min_replay_sharpe),
     })
+
+
+def _at_least(got: float, need: float) -> tuple[float, float]:
+    """A criterion "got >= need" for _criteria, whose ratios need a positive requirement: shifted when it is not."""
+    return (got, need) if need > 0 else (got - need + 1.0, 1.0)
 
 
 def _criteria(criteria: dict[str, tuple[float, float]]) -> tuple[bool, float, str]:

@@ -84,14 +84,14 @@ def scoped_batches(scope: SafetyScope) -> RunBatches:
     """A ``run_batches`` for tasks.validate.validate_run running every batch under ``scope``."""
 
     def run_batches(work: str, batches: list[list[Candidate]], market: MarketData, windows: RunWindows,
-                    config: RunConfig, n_trials: int) -> list[Any]:
+                    config: RunConfig) -> list[Any]:
         prepare, batch = _WORK[work]
         if FlowRunContext.get() is not None:
-            inputs = submit(_TASKS[prepare], market, windows, config, n_trials)
+            inputs = submit(_TASKS[prepare], market, windows, config)
             results = [f.result() for f in [submit(_TASKS[batch], b, inputs, config.validation, scope)
                                             for b in batches]]
         else:
-            inputs = call(prepare, market, windows, config, n_trials)
+            inputs = call(prepare, market, windows, config)
             results = [call(batch, b, inputs, config.validation, scope) for b in batches]
         for result in results:
             if result.violation:

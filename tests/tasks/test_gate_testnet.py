@@ -175,7 +175,7 @@ def test_testnet_batch_trades_sessions_back_to_back_beyond_the_scope_limit(monke
     with serve(speed=3600.0) as server:
         config = ValidationConfig(testnet=True, testnet_url=server.url, testnet_minutes=2 / 60, testnet_poll_s=0.05,
                                   venue_capital=CAPITAL)
-        inputs = ValidationInputs(coins={}, costs=COSTS, n_trials=2)
+        inputs = ValidationInputs(coins={}, costs=COSTS)
         done = scoped_testnet_batch([PLANTED, second], inputs, config, SafetyScope("tiny", 1.0, 1_000))
         assert_idle(client_of(server))
     assert done.violation is None

@@ -11,7 +11,8 @@ import pytest
 from report_fixtures import RESILIENCE, build_run, without_deployments
 
 from tasks.report import build_report, publish_report_artifact, report_html_path, report_schema, write_report
-from tasks.report_html import SECTION_IDS, build_report_html, dsr_reading, pareto_front, pbo_reading, write_report_html
+from tasks.report_html import (SECTION_IDS, build_report_html, dsr_reading, pareto_front, pbo_reading,
+                               significance_reading, write_report_html)
 from tasks.run_dir import RunDir
 
 
@@ -62,9 +63,12 @@ def test_report_counts_match_the_artifacts(run) -> None:
     assert counts[4] is None  # gate 3 is not performed in fast mode
     known = [c for c in counts if c is not None]
     assert known == sorted(known, reverse=True)
-    mt = report["multiple_testing"]
-    assert mt["trials"] == s["strategies_evaluated"] and mt["effective_trials"] is not None
-    assert mt["best_dsr"] == pytest.approx(validated["gate1_dsr"].max())
+    train, test = report["multiple_testing"]["train"], report["multiple_testing"]["validation"]
+    candidates = pd.read_parquet(run.candidates)
+    assert train["trials"] == s["strategies_evaluated"] and train["effective_trials"] is not None
+    assert train["best_dsr"] == pytest.approx(candidates["train_dsr"].max()) and 1 <= train["ideas"] <= len(candidates)
+    assert test["candidates"] == len(validated) and test["fwer"] == 0.99
+    assert test["significant"] == int(validated["gate1_significant"].sum()) and test["critical_sharpe"] is not None
     assert report["resilience"]["events"] == RESILIENCE["events"]
     first = report["deployed"][0]
     assert first["strategy_id"] == deployed["strategy_id"].iat[0]
@@ -113,11 +117,21 @@ def test_the_page_is_self_contained(run) -> None:
 
 
 def test_plain_language_readings() -> None:
-    mt = {"best_dsr": 0.42, "dsr_threshold": 0.95, "trials": 1200, "effective_trials": 35.2}
-    assert dsr_reading(mt).endswith("falls short of the 95% bar.") and "1,200 strategies" in dsr_reading(mt)
-    assert "clears" in dsr_reading(mt | {"best_dsr": 0.97})
+    train = {"best_dsr": 0.42, "trials": 1200, "effective_trials": 35.2}
+    assert "tried 1,200 strategies" in dsr_reading(train) and "35 of them effectively independent" in dsr_reading(train)
+    assert "a 42% probability of reflecting real skill" in dsr_reading(train)
+    assert "of the train window's 16 blocks" in pbo_reading(0.6, 16)
     assert "no better than chance" in pbo_reading(0.6, 16) and "reliable" in pbo_reading(0.1, 16)
     assert pbo_reading(None, None).startswith("No PBO")
+    test = {"candidates": 12, "window": "validation+replay", "days": 455, "fwer": 0.05, "critical_sharpe": 2.18,
+            "significant": 3, "spa_pvalue": 0.016, "reps": 1000, "skipped": None}
+    reading = significance_reading(test, 5)
+    assert "The 12 candidates (5 distinct ideas) were tested on 455 days of the validation and replay windows" in reading
+    assert "beat an annualised Sharpe of 2.18; 3 stood out from cash" in reading and "1.6%" in reading
+    assert "under 1 in 1,000" in significance_reading(test | {"spa_pvalue": 0.0}, 5)
+    assert significance_reading(test | {"candidates": 0}, None).startswith("No significance test")
+    short = significance_reading(test | {"skipped": "only 4 days on validation+replay, the test needs 8"}, 5)
+    assert short.startswith("No significance test (only 4 days")
 
 
 def test_pareto_front_keeps_only_undominated_points() -> None:

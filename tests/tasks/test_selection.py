@@ -75,7 +75,7 @@ def test_validation_returns_are_gate_ones() -> None:
     rows = pd.DataFrame(planted_rows(2, seed=1) + planted_rows(1, seed=2, coin="ETH", prefix="e"))
     returns = validation_returns(rows, market, win, cfg)
     assert set(returns) == {"p0", "p1", "e0"}
-    inputs = prepare_validation_inputs(market, win, cfg, n_trials=0)
+    inputs = prepare_validation_inputs(market, win, cfg)
     candidate = candidates_from_frame(rows)[0]
     _, per_bar = backtest_candidate(candidate, inputs.coins["BTC"], inputs.costs)
     np.testing.assert_array_equal(returns["p0"].to_numpy(), per_bar)

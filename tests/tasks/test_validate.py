@@ -15,7 +15,7 @@ from kernels.evaluate import Costs, Market
 from kernels.families import FAMILY_NAMES, N_FAMILIES
 from kernels.genome import GENE_DIRECTION, GENE_STOP_LOSS, GENE_TAKE_PROFIT, N_GENES
 from tasks.candidate import Candidate, CoinInputs, ValidationInputs, prepare_validation_inputs
-from tasks.config import RunConfig, ValidationConfig
+from tasks.config import RunConfig, ValidationConfig, WindowConfig
 from tasks.gate_replay import replay_candidate
 from tasks.market_source import CoinData, MarketData
 from tasks.market_store import epoch_ms
@@ -76,12 +76,10 @@ def random_rows(count: int, seed: int) -> list[dict]:
     return [row(f"random-{seed}-{i}", FAMILY_NAMES[i % N_FAMILIES], rng.uniform(size=N_GENES)) for i in range(count)]
 
 
-def make_run(tmp_path, rows: list[dict], trials: int = 500) -> RunDir:
+def make_run(tmp_path, rows: list[dict]) -> RunDir:
     run = RunDir(tmp_path / "run")
     run.root.mkdir(parents=True)
     pd.DataFrame(rows).to_parquet(run.candidates)
-    # Migrant copies (evaluated == False) are not trials.
-    pd.DataFrame({"evaluated": [True] * trials + [False] * 7}).to_parquet(run.evolved)
     return run
 
 
@@ -104,16 +102,17 @@ def test_planted_pattern_passes_fast_mode(tmp_path, sine):
     table, summary = validate(tmp_path, sine, rows)
     planted = table.loc["planted"]
     assert planted["gate1_pass"] and planted["gate2_pass"] and planted["passed"], planted["reasons"]
-    assert planted["gate1_dsr"] > 0.95 and planted["gate2_trades_match"] and planted["gate2_consistency"] >= 0.6
+    assert planted["gate1_significant"] and planted["gate2_trades_match"]
+    assert planted["gate1_significance_sharpe"] > summary["significance"]["critical_sharpe"] > 0
     assert planted["overall_score"] >= 0.7 and planted["reasons"] == "" and planted["gates_performed"] == "gate1,gate2"
-    assert not table.loc["idle", "passed"] and "0 trades < 20" in table.loc["idle", "reasons"]
+    idle = table.loc["idle"]
+    assert not idle["passed"] and "0 trades < 20" in idle["reasons"] and not idle["gate1_significant"]
+    assert "not significant among the candidates at 5% family-wise error" in idle["reasons"]
     assert table["gate2_trades_match"].all(), table["gate2_mismatch"].tolist()
-    assert summary["n_trials"] == 500 and summary["candidates"] == 9 and summary["passed"] >= 1
-    assert 2 <= summary["clusters"] < 9 and summary["clusters"] / 9 * 500 == pytest.approx(
-        summary["n_effective_trials"], abs=1e-3)
-    assert summary["pbo"] is not None and 0.0 <= summary["pbo"] <= 1.0
-    # Every trial counted in full deflates more than the effective number.
-    assert planted["gate1_dsr_all_trials"] <= planted["gate1_dsr"]
+    assert summary["candidates"] == 9 and summary["passed"] >= 1
+    test = summary["significance"]
+    assert test["window"] == "validation+replay" and test["fwer"] == 0.05 and test["candidates"] == 9
+    assert test["significant"] == int(table["gate1_significant"].sum()) and 0.0 <= test["spa_pvalue"] <= 0.05
 
 
 def test_full_mode_trades_the_survivors_on_the_loopback_venue(tmp_path, sine):
@@ -214,7 +213,7 @@ def test_replay_engine_equals_kernel_on_real_data(family, shared_data):
     candidates = [Candidate("a", "BTC", family, genes[0]), Candidate("b", "BTC", family, genes[1]),
                   Candidate("e", "BTC", family, genes[0], (family + 1) % N_FAMILIES, genes[2])]
     for candidate in candidates:
-        result = replay_candidate(candidate, coin, Costs(), periods=6)
+        result = replay_candidate(candidate, coin, Costs())
         assert result["gate2_trades_match"], result["gate2_mismatch"]
 
 
@@ -222,7 +221,7 @@ def test_replay_engine_equals_kernel_on_real_data(family, shared_data):
 def live_inputs(sine) -> ValidationInputs:
     """Gate 3's inputs on the sine market: the bars through the end of the live window."""
     config = RunConfig(run_id="t")
-    return prepare_validation_inputs(sine, split_windows(sine, config.windows), config, 500, through="live")
+    return prepare_validation_inputs(sine, split_windows(sine, config.windows), config, through="live")
 
 
 def _venue_of(candidate: Candidate, inputs: ValidationInputs, monkeypatch) -> tuple[dict, Venue]:
@@ -274,3 +273,16 @@ def test_gate3_stop_loss_rests_on_the_venue_and_the_venue_executes_it(live_input
     (account,) = loose_venue.engine.accounts.values()
     assert loose["gate3_orders"] == len(account.fills)  # market orders only: no stop was ever placed
     assert loose["gate3_return"] != pytest.approx(result["gate3_return"], abs=1e-4)  # the stop changed the outcome
+
+
+def test_too_few_days_for_the_significance_test_is_said_and_nothing_passes(tmp_path):
+    """Validation and replay windows of 80 and 60 hourly bars: 5 whole days, fewer than the bootstrap needs."""
+    market = sine_market(2000)
+    config = RunConfig(run_id="t", validation=ValidationConfig(mode="fast", min_trades=0),
+                       windows=WindowConfig(fractions=(0.88, 0.04, 0.03, 0.05)))
+    run = make_run(tmp_path, [row("planted", *PLANTED)])
+    table = validate_run(run, market, split_windows(market, config.windows), config, run_batches=inline_batches)
+    summary = run.manifest()["validation"]
+    assert summary["significance"]["skipped"] == "only 5 days on validation+replay, the test needs 8"
+    assert not table["passed"].iat[0]
+    assert "not significant: only 5 days on validation+replay" in table["reasons"].iat[0]
