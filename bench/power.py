@@ -109,6 +109,11 @@ def run_market(spec: MarketSpec, arm: str, root: Path) -> dict:
     run = data / "runs" / run_id
     started = time.monotonic()
     if (run / "evolved.parquet").exists():
+        # Re-validate the kept evolution with today's code *and* today's validation defaults: a stage re-run
+        # otherwise uses the settings the run recorded.
+        manifest = json.loads((run / "manifest.json").read_text())
+        manifest["parameters"]["validation"] = ValidationConfig(mode="fast").model_dump(mode="json")
+        (run / "manifest.json").write_text(json.dumps(manifest))
         rerun_stage(run_id=run_id, stage="serialize", data_dir=str(data))
     else:
         shutil.rmtree(data, ignore_errors=True)

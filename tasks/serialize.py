@@ -10,8 +10,11 @@ Candidates (``diverse_candidates``):
    on), and greedily, best first: a niche's best joins unless its train returns correlate at or above
    ``candidate_max_correlation`` with a candidate already chosen (a near-copy counts once), until
    ``max_candidates``.
-So M validation tests are M ideas; ``ideas`` counts the clusters among them (kernels.stats, the same
-clustering as the effective number of trials).
+Near-copies count once, so no idea fills the set with clones; variants of one idea that differ enough
+(correlation below 0.9 by default) may each be tested: StepM prices their correlation, and on the power
+benchmark (bench/power.py) letting them in raised power at the same size (a 0.7 limit or 20 candidates
+deployed on fewer planted markets). ``ideas`` counts the clusters among the candidates (kernels.stats,
+the same clustering as the effective number of trials).
 
 Train statistics (``train_statistics``): the selection bias lives where the selection happened. Each
 candidate's Deflated Sharpe Ratio on its walk-forward train returns with the evolution's number of
