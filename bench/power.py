@@ -138,7 +138,8 @@ def run_market(spec: MarketSpec, arm: str, root: Path) -> dict:
         "gate1_passed": int(validated.get("gate1_pass", pd.Series(dtype=bool)).sum()),
         "passed": int(validated["passed"].sum()) if len(validated) else 0,
         "deployed": len(deployed),
-        "candidates_held_out": float(np.median(held_out_sharpe(candidates, candles, costs))) if len(candidates) else np.nan,
+        "candidates_held_out": (float(np.median(held_out_sharpe(candidates, candles, costs))) if len(candidates)
+                                else np.nan),
         "deployed_held_out": (float(np.median(held_out_sharpe(chosen, candles, costs))) if len(chosen)
                               else np.nan),
         "oracle_held_out": synthetic.sharpe(oracle) if oracle is not None else np.nan,
@@ -147,7 +148,8 @@ def run_market(spec: MarketSpec, arm: str, root: Path) -> dict:
 
 def table(results: pd.DataFrame) -> pd.DataFrame:
     """One row per (market kind and strength, arm)."""
-    groups = results.assign(group=np.where(results["kind"] == "noise", "noise", "S" + results["target"].map("{:g}".format)))
+    strength = "S" + results["target"].map("{:g}".format)
+    groups = results.assign(group=np.where(results["kind"] == "noise", "noise", strength))
     return groups.groupby(["group", "arm"]).agg(
         markets=("market", "size"), deploy_rate=("deployed", lambda d: float((d > 0).mean())),
         ideas=("ideas", "median"), candidates_held_out=("candidates_held_out", "median"),

@@ -19,7 +19,7 @@ from tasks.config import ValidationConfig
 from tasks.significance import MIN_DAYS, Significance, daily_returns, superior_candidates
 
 __all__ = ["GATE1_METRICS", "backtest_candidate", "candidate_significance", "lookahead_cuts", "lookahead_leaks",
-           "significance_bounds", "significance_returns", "validation_bounds"]
+           "significance_bounds", "significance_returns", "validation_bar_returns", "validation_bounds"]
 
 GATE1_METRICS = ("sharpe", "max_drawdown", "win_rate", "trades", "total_return", "cagr", "sortino",
                  "exposure", "turnover", "fees_paid", "funding_paid")
@@ -32,13 +32,16 @@ def validation_bounds(coin: CoinInputs) -> np.ndarray:
     return np.array([i0 - 1, i1 - 1], dtype=np.int64)
 
 
-def backtest_candidate(candidate: Candidate, coin: CoinInputs, costs: Costs) -> tuple[dict[str, float], np.ndarray]:
-    """(gate1_* metrics, per-bar returns of bars i0-1..i1-1) on the validation window."""
+def backtest_candidate(candidate: Candidate, coin: CoinInputs, costs: Costs) -> dict[str, float]:
+    """The gate1_* metrics of the candidate on the validation window."""
+    metrics = candidate.kernel_metrics(coin.market, validation_bounds(coin), costs)[0]
+    return {f"gate1_{name}": float(metrics[METRIC_NAMES.index(name)]) for name in GATE1_METRICS}
+
+
+def validation_bar_returns(candidate: Candidate, coin: CoinInputs, costs: Costs) -> np.ndarray:
+    """Per-bar returns of bars i0-1..i1-1 on the validation window, as gate 1's backtest made them."""
     bounds = validation_bounds(coin)
-    metrics = candidate.kernel_metrics(coin.market, bounds, costs)[0]
-    per_bar = candidate.kernel_returns(coin.market, bounds, costs)[bounds[0]:bounds[1] + 1]
-    values = {f"gate1_{name}": float(metrics[METRIC_NAMES.index(name)]) for name in GATE1_METRICS}
-    return values, per_bar
+    return candidate.kernel_returns(coin.market, bounds, costs)[bounds[0]:bounds[1] + 1]
 
 
 def lookahead_cuts(coin: CoinInputs, n_cuts: int) -> np.ndarray:

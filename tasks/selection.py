@@ -6,7 +6,7 @@ is split in proportion to 1 / volatility of each chosen strategy's validation re
 considered gets a one-line reason, chosen or not.
 
 Returns are the fused kernel's per-bar returns on the validation window, exactly as gate 1 measured
-them (tasks.gate_backtest.backtest_candidate), indexed by bar time so strategies on different coins
+them (tasks.gate_backtest.validation_bar_returns), indexed by bar time so strategies on different coins
 are compared over the bars they share.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 
 from tasks.candidate import candidates_from_frame, prepare_validation_inputs
 from tasks.config import RunConfig
-from tasks.gate_backtest import backtest_candidate, validation_bounds
+from tasks.gate_backtest import validation_bar_returns, validation_bounds
 from tasks.market_source import MarketData
 from tasks.windows import RunWindows
 
@@ -38,7 +38,7 @@ def validation_returns(rows: pd.DataFrame, market: MarketData, windows: RunWindo
     for candidate in candidates_from_frame(rows):
         coin = inputs.coins[candidate.coin]
         bounds = validation_bounds(coin)
-        _, per_bar = backtest_candidate(candidate, coin, inputs.costs)
+        per_bar = validation_bar_returns(candidate, coin, inputs.costs)
         times = pd.to_datetime(coin.times_ms[bounds[0]:bounds[1] + 1], unit="ms", utc=True)
         out[candidate.strategy_id] = pd.Series(per_bar, index=times)
     return out

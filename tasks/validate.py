@@ -13,8 +13,8 @@
 
 Candidates travel in at most ``concurrency`` coarse batches, one Prefect task each, on whatever task
 runner the flow chose (Ray in the pipeline): first gates 1-2 for every candidate, then gate 3 for the
-survivors. The significance test over the whole set and the judging run once the batches are back. A candidate whose validation raises fails with the error as its reason; the others
-go on.
+survivors. The significance test over the whole set and the judging run once the batches are back. A
+candidate whose validation raises fails with the error as its reason; the others go on.
 
 Scores: each gate's score is the mean over its criteria of min(1, achieved / required) (for the
 drawdown, limit / achieved), capped at 0.69 when a criterion fails; a hard failure (look-ahead, trade
@@ -70,7 +70,7 @@ def validate_batch(candidates: list[Candidate], inputs: ValidationInputs, config
         row: dict = {"strategy_id": candidate.strategy_id, "error": ""}
         per_bar = None
         try:
-            metrics, _ = backtest_candidate(candidate, coin, inputs.costs)
+            metrics = backtest_candidate(candidate, coin, inputs.costs)
             per_bar = significance_returns(candidate, coin, inputs.costs, config.significance_window)
             leaks = lookahead_leaks(candidate, coin, config.lookahead_cuts)
             row.update(metrics, gate1_lookahead_leaks=len(leaks),

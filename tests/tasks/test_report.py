@@ -126,7 +126,8 @@ def test_plain_language_readings() -> None:
     test = {"candidates": 12, "window": "validation+replay", "days": 455, "fwer": 0.05, "critical_sharpe": 2.18,
             "significant": 3, "spa_pvalue": 0.016, "reps": 1000, "skipped": None}
     reading = significance_reading(test, 5)
-    assert "The 12 candidates (5 distinct ideas) were tested on 455 days of the validation and replay windows" in reading
+    assert ("The 12 candidates (5 distinct ideas) were tested on 455 days of the validation and replay windows"
+            in reading)
     assert "beat an annualised Sharpe of 2.18; 3 stood out from cash" in reading and "1.6%" in reading
     assert "under 1 in 1,000" in significance_reading(test | {"spa_pvalue": 0.0}, 5)
     assert significance_reading(test | {"candidates": 0}, None).startswith("No significance test")

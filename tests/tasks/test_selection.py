@@ -8,7 +8,7 @@ import pytest
 from deploy_helpers import config, planted_rows, sine_market, windows
 
 from tasks.candidate import candidates_from_frame, prepare_validation_inputs
-from tasks.gate_backtest import backtest_candidate
+from tasks.gate_backtest import validation_bar_returns
 from tasks.selection import select_strategies, validation_returns
 
 INDEX = pd.date_range("2023-01-01", periods=500, freq="1h", tz="UTC")
@@ -77,7 +77,7 @@ def test_validation_returns_are_gate_ones() -> None:
     assert set(returns) == {"p0", "p1", "e0"}
     inputs = prepare_validation_inputs(market, win, cfg)
     candidate = candidates_from_frame(rows)[0]
-    _, per_bar = backtest_candidate(candidate, inputs.coins["BTC"], inputs.costs)
+    per_bar = validation_bar_returns(candidate, inputs.coins["BTC"], inputs.costs)
     np.testing.assert_array_equal(returns["p0"].to_numpy(), per_bar)
     start = pd.Timestamp(win.validation.start)
     assert returns["p0"].index[1] == start and returns["p0"].index[-1] < pd.Timestamp(win.validation.end)
