@@ -24,12 +24,14 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from exchange.secrets import load_wallet
-from flows.parameters import flow_parameters, run_config
+from flows.parameters import run_config
 from flows.ray_runner import EMBEDDED_RAY, UceRayTaskRunner, ray_task_runner, start_ray  # noqa: F401 - bench/evolution.py imports the first and third from here
 from tasks.breakers import BreakerBoard, BreakerSettings
 from tasks.config import RunConfig, ValidationMode, stored_config
+from tasks.config_file import config_file_record
 from tasks.costs import DEFAULT_CPU_HOUR_PRICE, CostEstimate, cost_refusal, usage
 from tasks.events import EventSink
+from tasks.market_refresh import refresh_market_data
 from tasks.market_source import load_market_data
 from tasks.market_store import MarketStore
 from tasks.policies import call, guarding, record_violation
@@ -57,16 +59,17 @@ class CostLimitError(ValueError):
 
 @flow(name="ultra_compressed_evolution", task_runner=UceRayTaskRunner())
 def ultra_compressed_evolution(
+    config_file: str = "",
     run_id: str = "",
-    test_mode: bool = False,
-    coins: str = "BTC",
-    interval: str = "1h",
-    seed: int = 42,
-    hours: float = 4.0,
-    strategies: int = 500,
-    batch_size: int = 50,
-    generations: int = 20,
-    validation_mode: ValidationMode = "full",
+    test_mode: bool | None = None,
+    coins: str | None = None,
+    interval: str | None = None,
+    seed: int | None = None,
+    hours: float | None = None,
+    strategies: int | None = None,
+    batch_size: int | None = None,
+    generations: int | None = None,
+    validation_mode: ValidationMode | None = None,
     safety_scope: ScopeName = "production",
     cost_limit: float | None = None,
     cpu_hour_price: float = DEFAULT_CPU_HOUR_PRICE,
@@ -74,24 +77,30 @@ def ultra_compressed_evolution(
     ray_address: str = "",
     workers: int | None = None,
     data_dir: str = "data",
-    validation_concurrency: int = 10,
-    testnet: bool = False,
-    testnet_minutes: float = 30.0,
-    testnet_url: str = "testnet",
+    validation_concurrency: int | None = None,
+    testnet: bool | None = None,
+    testnet_minutes: float | None = None,
+    testnet_url: str | None = None,
+    settings: dict | None = None,
+    refresh_from: str = "",
 ) -> dict:
     """Evolve strategies on the train window, keep the ones that hold up out of sample, deploy the best.
 
+    A parameter left empty takes its value from settings, then config_file, then the built-in default
+    (`uce run --print-config` prints them all).
+
     Args:
+        config_file: a TOML or YAML run configuration (`uce run --print-config` writes one); empty = none
         run_id: name of the run folder under data/runs; empty = the UTC time
         test_mode: small and fast (50 strategies, islands of 10, 5 generations, minimal validation)
-        coins: comma-separated, e.g. BTC,ETH
-        interval: bar interval, e.g. 1h
-        seed: random seed of the evolution
-        hours: time budget of the run (evolution stops at half of it)
-        strategies: genomes per generation over all islands
-        batch_size: genomes per island (one Ray task each)
-        generations: generations to evolve
-        validation_mode: minimal (gate 1), fast (gates 1-2) or full (gates 1-3)
+        coins: comma-separated as Hyperliquid spells them, e.g. BTC,ETH,kPEPE (default BTC)
+        interval: bar interval, e.g. 1h (default)
+        seed: random seed of the evolution (42)
+        hours: time budget of the run; evolution stops at half of it (4)
+        strategies: genomes per generation over all islands (500)
+        batch_size: genomes per island, one Ray task each (50)
+        generations: generations to evolve (20)
+        validation_mode: minimal (gate 1), fast (gates 1-2) or full (gates 1-3, default)
         safety_scope: time limit per evaluation batch (sandbox 15 s, restricted 10 s, production 30 s,
             experimental 60 s, research 180 s)
         cost_limit: refuse to run when the estimated cost (USD) exceeds this
@@ -100,23 +109,29 @@ def ultra_compressed_evolution(
         ray_address: HOST:PORT of an existing Ray cluster; empty = an embedded Ray
         workers: CPUs of the embedded Ray; empty = all of this machine's
         data_dir: the market store and run artifacts
-        validation_concurrency: validation batches in flight (one task each)
+        validation_concurrency: validation batches in flight, one task each (10)
         testnet: gate 3 trades forward in real time on the Hyperliquid testnet (key from $UCE_PRIVATE_KEY or
             the Prefect Secret block 'uce-private-key') instead of replaying the live window on the loopback venue
-        testnet_minutes: wall-clock minutes each candidate trades forward with testnet
+        testnet_minutes: wall-clock minutes each candidate trades forward with testnet (30)
         testnet_url: where testnet trades: 'testnet' or the URL of a Hyperliquid-compatible API (a `uce venue`)
+        settings: any setting, nested like the config file, e.g. {"costs": {"taker_fee": 0.0007}}
+        refresh_from: fetch new candles and funding for the run's coins from mainnet, testnet or a URL before
+            evolving; empty = use the store as it is. A failed fetch is reported and the run goes on.
     """
-    config = run_config(run_id=run_id, test_mode=test_mode, coins=coins, interval=interval, seed=seed, hours=hours,
-                        strategies=strategies, batch_size=batch_size, generations=generations,
-                        validation_mode=validation_mode, cost_limit=cost_limit, ray_address=ray_address,
-                        workers=workers, validation_concurrency=validation_concurrency, testnet=testnet,
-                        testnet_minutes=testnet_minutes, testnet_url=testnet_url)
+    flat = dict(run_id=run_id, test_mode=test_mode, coins=coins, interval=interval, seed=seed, hours=hours,
+                strategies=strategies, batch_size=batch_size, generations=generations,
+                validation_mode=validation_mode, cost_limit=cost_limit, ray_address=ray_address, workers=workers,
+                validation_concurrency=validation_concurrency, testnet=testnet, testnet_minutes=testnet_minutes,
+                testnet_url=testnet_url)
+    config = run_config(flat, config_file=config_file, settings=settings)
     if config.validation.testnet:
         load_wallet()  # no key: fail now, not hours later in gate 3 (the error names where it looked, never a key)
     run = RunDir.for_run(Path(data_dir).expanduser().resolve(), config.run_id)
-    orchestration = {"safety_scope": safety_scope, "cpu_hour_price": cpu_hour_price, "force": force}
+    orchestration = {"safety_scope": safety_scope, "cpu_hour_price": cpu_hour_price, "force": force,
+                     "refresh_from": refresh_from}
     run.update_manifest(run_id=config.run_id, status="running", code_version=code_version(),
-                        parameters=config.model_dump(mode="json"), orchestration=orchestration)
+                        parameters=config.model_dump(mode="json"), orchestration=orchestration,
+                        config_file=config_file_record(config_file) if config_file else None)
     return _execute(run, config, STAGES, rerun=False)
 
 
@@ -171,6 +186,8 @@ def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: 
         if refusal:
             raise CostLimitError(refusal)
         progress = RunProgress(run, stages)
+        if not rerun and options.get("refresh_from"):
+            _refresh_market(run, MarketStore(root / "market"), options["refresh_from"], config)
         with guarding(resilience, board):
             market = call(load_market_data, MarketStore(root / "market"), config.coins, config.interval, config.costs)
             windows = split_windows(market, config.windows)
@@ -188,6 +205,15 @@ def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: 
         raise
     done = all(run.manifest().get("stages", {}).get(s, {}).get("status") == "completed" for s in STAGES)
     return _finish(run, "completed" if done else "partial", started, stage_seconds, cpus, price)
+
+
+def _refresh_market(run: RunDir, store: MarketStore, endpoint: str, config: RunConfig) -> None:
+    """New candles and funding for the run's coins before it evolves; a failure is recorded, not raised:
+    the run goes on with what the store has (the store keeps every page merged before the failure)."""
+    record = refresh_market_data(store, endpoint, config.coins, config.interval)
+    run.update_manifest(data_refresh=record)
+    if record["ok"]:  # a failure was logged where it happened
+        log.info("data refresh from %s: %d new bar(s)", endpoint, record["new_bars"])
 
 
 def _route_event(event: dict) -> None:
@@ -238,11 +264,12 @@ def local_runner(workers: int | None = None) -> ThreadPoolTaskRunner:
     return ThreadPoolTaskRunner(max_workers=workers)
 
 
-def run_pipeline(config: RunConfig, data_dir: Path, *, safety_scope: ScopeName = "production",
-                 cpu_hour_price: float = DEFAULT_CPU_HOUR_PRICE, force: bool = False,
+def run_pipeline(config: RunConfig, data_dir: Path, *, config_file: str = "", safety_scope: ScopeName = "production",
+                 cpu_hour_price: float = DEFAULT_CPU_HOUR_PRICE, force: bool = False, refresh_from: str = "",
                  on_event: EventSink | None = None) -> dict:
-    """Run the nightly flow in this process for ``config``; ``on_event`` receives the evolution's events
-    live (the CLI's progress display)."""
+    """Run the nightly flow in this process for ``config`` (``config_file``, if it came from one, is
+    recorded); ``on_event`` receives the evolution's events live (the CLI's progress display)."""
     with _live_events(on_event):
-        return ultra_compressed_evolution(**flow_parameters(config), safety_scope=safety_scope,
-                                          cpu_hour_price=cpu_hour_price, force=force, data_dir=str(data_dir))
+        return ultra_compressed_evolution(config_file=config_file, settings=config.model_dump(mode="json"),
+                                          safety_scope=safety_scope, cpu_hour_price=cpu_hour_price, force=force,
+                                          refresh_from=refresh_from, data_dir=str(data_dir))

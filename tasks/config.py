@@ -6,6 +6,7 @@ from typing import Literal
 from hyperliquid.utils.constants import MAINNET_API_URL
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tasks.coins import coin_name, parse_coins
 from tasks.run_dir import new_run_id
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "DeployConfig",
     "EvolveConfig",
     "RunConfig",
+    "TEST_MODE_SIZES",
     "ValidationConfig",
     "WindowConfig",
     "test_mode_config",
@@ -20,7 +22,6 @@ __all__ = [
 
 ValidationMode = Literal["full", "fast", "minimal"]
 SignificanceWindow = Literal["validation", "validation+replay"]
-KNOWN_COINS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE", "AVAX", "ARB", "OP", "MATIC", "LINK", "LTC")
 
 
 class _Frozen(BaseModel):
@@ -40,15 +41,17 @@ class CostConfig(_Frozen):
 class WindowConfig(_Frozen):
     """Out-of-sample windows, newest last: train | validation | replay | live."""
 
-    validation_days: float = Field(365, gt=0)
-    replay_days: float = Field(90, gt=0)
-    live_days: float = Field(14, gt=0)
+    validation_days: float = Field(365.0, gt=0)
+    replay_days: float = Field(90.0, gt=0)
+    live_days: float = Field(14.0, gt=0)
     # With too little data for the day counts (test mode, the offline sample) the windows are these fractions.
     fractions: tuple[float, float, float, float] = (0.6, 0.25, 0.1, 0.05)
     folds: int = Field(4, ge=1, le=12, description="anchored walk-forward folds inside train")
 
 
 class EvolveConfig(_Frozen):
+    """Evolution: islands of genomes, each evolved in one Ray task, with migration between them."""
+
     strategies: int = Field(500, ge=1, description="genomes alive per generation over all islands")
     batch_size: int = Field(50, ge=2, description="genomes per island (one Ray task each)")
     generations: int = Field(20, ge=1)
@@ -59,7 +62,7 @@ class EvolveConfig(_Frozen):
     @model_validator(mode="after")
     def _batch_fits(self) -> "EvolveConfig":
         if self.batch_size > self.strategies:
-            raise ValueError(f"--batch-size {self.batch_size} is larger than --strategies {self.strategies}")
+            raise ValueError(f"batch_size {self.batch_size} is larger than strategies {self.strategies}")
         return self
 
     @property
@@ -120,7 +123,7 @@ class ValidationConfig(_Frozen):
     @model_validator(mode="after")
     def _testnet_needs_gate3(self) -> "ValidationConfig":
         if self.testnet and self.mode != "full":
-            raise ValueError(f"--testnet trades gate 3, which runs only in full validation mode, not {self.mode!r}")
+            raise ValueError(f"testnet trades gate 3, which runs only in full validation mode, not {self.mode!r}")
         return self
 
 
@@ -147,22 +150,29 @@ class RunConfig(_Frozen):
     costs: CostConfig = CostConfig()
     deploy: DeployConfig = DeployConfig()
 
-    @model_validator(mode="after")
-    def _coins_known(self) -> "RunConfig":
-        if not self.coins:
-            raise ValueError("--coins is empty")
-        unknown = [c for c in self.coins if c not in KNOWN_COINS]
-        if unknown:
-            raise ValueError(f"unknown coin(s) {', '.join(unknown)}; known: {', '.join(KNOWN_COINS)}")
-        return self
+    @field_validator("coins", mode="before")
+    @classmethod
+    def _coin_names(cls, value: object) -> tuple[str, ...]:
+        # Any coin the store has: only the names' shape is checked here (market_source refuses missing data).
+        coins = parse_coins(value) if isinstance(value, str) else tuple(coin_name(str(c)) for c in value)
+        if not coins:
+            raise ValueError("coins is empty; name at least one, e.g. BTC")
+        return coins
+
+
+# What --test-mode changes: small and fast, minimal validation. A config file and flags still apply over it.
+TEST_MODE_SIZES = {
+    "test_mode": True,
+    "evolve": {"strategies": 50, "batch_size": 10, "generations": 5, "epoch_generations": 5, "min_trades": 2},
+    "validation": {"mode": "minimal", "min_trades": 5},
+}
 
 
 def test_mode_config(run_id: str, *, validation: dict | None = None, **overrides: object) -> RunConfig:
-    """The small, fast configuration of ``uce run --test-mode``: 50 strategies, islands of 10, 5 generations,
-    minimal validation; `validation` sets other ValidationConfig fields (e.g. concurrency)."""
-    evolve = EvolveConfig(strategies=50, batch_size=10, generations=5, epoch_generations=5, min_trades=2)
-    validation = ValidationConfig(**{"mode": "minimal", "min_trades": 5} | (validation or {}))
-    return RunConfig(run_id=run_id, test_mode=True, evolve=evolve, validation=validation, **overrides)
+    """The configuration of ``uce run --test-mode`` (TEST_MODE_SIZES); `validation` sets other
+    ValidationConfig fields (e.g. concurrency), `overrides` other RunConfig fields."""
+    sizes = TEST_MODE_SIZES | {"validation": TEST_MODE_SIZES["validation"] | (validation or {})}
+    return RunConfig.model_validate(sizes | {"run_id": run_id} | overrides)
 
 
 def stored_config(parameters: dict) -> tuple[RunConfig, list[str]]:

@@ -27,13 +27,12 @@ default (the numbers below), so a file only names what it changes:
     risk: {reduce: 0.5, boost: 1.2, high_volatility: 1.5, low_volume: 0.5, high_correlation: 0.7, ...}
 
 A bad file fails with one line naming the file, the rule and what is wrong with it, e.g.
-``rules.yaml: emergency.daily_loss = 1.5: Input should be less than or equal to 1``.
+``rules.yaml: [emergency] daily_loss = 1.5: Input should be less than or equal to 1``.
 Retirement, emergency and risk rules are exchange.paper.rules (the paper trader applies them).
 """
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -42,6 +41,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from exchange.paper.rules import EmergencyRules, PaperRules, RetirementRules, RiskRules
+from tasks.settings_file import SettingsFileError, first_error, read_settings_file
 
 __all__ = ["ApprovalRules", "Approval", "DecisionRules", "PoolDecision", "PoolRules", "RulesError", "SelectionRules",
            "approve", "load_rules", "pool_size", "rules_template"]
@@ -104,21 +104,8 @@ class DecisionRules(_Rules):
         return PaperRules(retirement=self.retirement, emergency=self.emergency, risk=self.risk)
 
 
-class RulesError(ValueError):
+class RulesError(SettingsFileError):
     """A rules file that cannot be used; the message is one line naming the file and the rule."""
-
-
-def _first_error(path: Path, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    if err["type"] == "extra_forbidden":
-        return f"{path}: unknown rule {where!r} (check its spelling and section)"
-    if err["type"] == "missing":
-        return f"{path}: rule {where!r} is missing"
-    message = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "value_error":  # a section's own check: its message names the rules involved
-        return f"{path}: {where + ': ' if where else ''}{message}"
-    return f"{path}: {where} = {err.get('input')!r}: {message}"
 
 
 def load_rules(path: Path | str | None) -> DecisionRules:
@@ -128,27 +115,12 @@ def load_rules(path: Path | str | None) -> DecisionRules:
     """
     if path is None:
         return DecisionRules()
-    path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read the rules file ({exc.strerror or exc})") from None
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{path}: not valid TOML ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise RulesError(f"{path}: not valid YAML ({where}{getattr(exc, 'problem', None) or exc})") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise RulesError(f"{path}: expected sections of rules (pool, approval, ...), got a {type(data).__name__}")
-    try:
-        return DecisionRules.model_validate(data)
+        return DecisionRules.model_validate(read_settings_file(path, what="rules file"))
+    except SettingsFileError as exc:
+        raise RulesError(str(exc)) from None
     except ValidationError as exc:
-        raise RulesError(_first_error(path, exc)) from None
+        raise RulesError(first_error(str(path), exc, DecisionRules)) from None
 
 
 def rules_template() -> str:

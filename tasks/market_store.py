@@ -146,15 +146,15 @@ class MarketStore:
         self.root = Path(root)
 
     def candles_path(self, coin: str, interval: str) -> Path:
-        return self.root / f"{coin.upper()}-{interval}.parquet"
+        return self.root / f"{coin}-{interval}.parquet"
 
     def funding_path(self, coin: str) -> Path:
-        return self.root / "funding" / f"{coin.upper()}.parquet"
+        return self.root / "funding" / f"{coin}.parquet"
 
     def read_candles(self, coin: str, interval: str) -> pd.DataFrame:
         path = self.candles_path(coin, interval)
         if not path.exists():
-            raise MarketDataError(f"no {coin.upper()} {interval} candles in the store ({path}); import or fetch them first")
+            raise MarketDataError(f"no {coin} {interval} candles in the store ({path}); import or fetch them first")
         return pd.read_parquet(path)
 
     def read_funding(self, coin: str) -> pd.DataFrame | None:
@@ -191,6 +191,18 @@ class MarketStore:
             gaps = find_gaps(ts, interval_timedelta(interval))
             out.append(StoreEntry(coin, interval, path, len(ts), ts.iloc[0], ts.iloc[-1], gaps))
         return out
+
+    def funding_entry(self, coin: str) -> StoreEntry | None:
+        """The coin's funding history (interval ``1h``: the store's funding is hourly), or None if it has none."""
+        path = self.funding_path(coin)
+        if not path.exists():
+            return None
+        ts = pd.read_parquet(path, columns=["timestamp"])["timestamp"]
+        return StoreEntry(coin, "1h", path, len(ts), ts.iloc[0], ts.iloc[-1], find_gaps(ts, pd.Timedelta(hours=1)))
+
+    def funding_entries(self) -> list[StoreEntry]:
+        """funding_entry of every coin with funding history, by coin name."""
+        return [self.funding_entry(path.stem) for path in sorted((self.root / "funding").glob("*.parquet"))]
 
     @contextmanager
     def _lock(self) -> Iterator[None]:

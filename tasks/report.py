@@ -1,4 +1,5 @@
-"""report.json: what a run tried, what survived, how long it took, what it used and which data it saw.
+"""report.json: what a run tried, what survived, how long it took, what it used, which data it saw and how
+that data was refreshed before the run.
 
 Built only from the run's artifacts and manifest (every column read defensively: a missing one gives
 null), so rebuilding it from the same files gives the same bytes: no build time inside, every list in a
@@ -19,15 +20,19 @@ import pandas as pd
 
 from kernels.families import FAMILY_NAMES, decode_params
 from tasks.atomic import write_json_atomic
+from tasks.config import RunConfig
 from tasks.run_dir import STAGES, RunDir
 
-__all__ = ["GATES", "REPORT_VERSION", "build_report", "publish_report_artifact", "read_artifact", "report_html_path",
-           "report_markdown", "report_schema", "run_overview", "strategy_entry", "write_report"]
+__all__ = ["GATES", "REPORT_VERSION", "build_report", "configuration_reading", "data_refresh_reading", "publish_report_artifact",
+           "read_artifact", "report_html_path", "report_markdown", "report_schema", "run_overview", "strategy_entry",
+           "write_report"]
 
-REPORT_VERSION = 3
+REPORT_VERSION = 4  # 4: data_refresh, configuration
 GATES = ("gate1", "gate2", "gate3")
 # Columns of a gate that are its verdict, not its measurements.
 _VERDICT = ("pass", "score", "reasons")
+_REFRESH_COIN_FIELDS = ("candles_added", "candles_total", "funding_added", "gaps", "last_bar")
+_BAR_WORDS = {"1m": "one-minute", "1h": "hourly", "1d": "daily"}
 
 
 def build_report(run: RunDir) -> dict:
@@ -65,6 +70,8 @@ def build_report(run: RunDir) -> dict:
         "phase_performance": _phase_performance(stages, counts),
         "resources": _resources(manifest, _total_seconds(manifest, seconds)),
         "data": _data(manifest),
+        "data_refresh": _data_refresh(manifest.get("data_refresh")),
+        "configuration": _configuration(manifest),
         "validation": _validation(validation, validated, counts, params),
         "multiple_testing": _multiple_testing(manifest, candidates),
         "resilience": _resilience(manifest.get("resilience")),
@@ -183,6 +190,119 @@ def _data(manifest: dict) -> dict:
                     for name in ("train", "validation", "replay", "live") if name in windows],
         "window_sizing": windows.get("sizing"),
     }
+
+
+def _configuration(manifest: dict) -> dict:
+    """The config file the run read (path, sha256; None without one) and every setting that differs from
+    the built-in defaults, by dotted key (the whole configuration is the manifest's ``parameters``)."""
+    params = manifest.get("parameters") or {}
+    defaults = _flat_settings(RunConfig().model_dump(mode="json"))
+    changed = {key: value for key, value in _flat_settings(params).items()
+               if key != "run_id" and defaults.get(key, object()) != value}
+    record = manifest.get("config_file")
+    return {"file": {"path": str(record.get("path")), "sha256": str(record.get("sha256"))}
+            if isinstance(record, dict) else None,
+            "changed": {key: _plain(value) for key, value in sorted(changed.items())}}
+
+
+def _flat_settings(values: dict, prefix: str = "") -> dict[str, Any]:
+    """{"costs": {"taker_fee": 0.0007}} -> {"costs.taker_fee": 0.0007}."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out |= _flat_settings(value, f"{prefix}{key}.")
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def configuration_reading(configuration: dict | None) -> str | None:
+    """One line on where the run's settings came from and what differs from the defaults.
+
+    >>> configuration_reading({"file": {"path": "/etc/night.toml", "sha256": "ab" * 32},
+    ...                        "changed": {"costs.taker_fee": 0.0007}})
+    'Settings from /etc/night.toml; changed from the defaults: costs.taker_fee = 0.0007.'
+    """
+    if configuration is None:
+        return None
+    source = f"Settings from {configuration['file']['path']}" if configuration["file"] else "Settings"
+    changed = configuration["changed"]
+    if not changed:
+        return f"{source}: the defaults."
+    listed = ", ".join(f"{key} = {value}" for key, value in changed.items())
+    return f"{source}; changed from the defaults: {listed}."
+
+
+def _data_refresh(record: Any) -> dict | None:
+    """The manifest's ``data_refresh`` (tasks.market_refresh), its coins as a list in the record's order;
+    None when the run did not refresh."""
+    if not isinstance(record, dict):
+        return None
+    coins = record.get("coins") if isinstance(record.get("coins"), dict) else {}
+    return {
+        "endpoint": record.get("endpoint"),
+        "interval": record.get("interval"),
+        "ok": _plain(record.get("ok")),
+        "new_bars": _plain(record.get("new_bars")),
+        "coins": [{"coin": str(coin), **{k: _plain(entry.get(k) if isinstance(entry, dict) else None)
+                                         for k in _REFRESH_COIN_FIELDS}} for coin, entry in coins.items()],
+        "error": record.get("error"),
+        "seconds": _plain(record.get("seconds")),
+    }
+
+
+def data_refresh_reading(refresh: dict | None) -> str | None:
+    """One plain-language line on the data refresh before the run (a report's ``data_refresh``); None
+    when the run did not refresh.
+
+    >>> data_refresh_reading({"endpoint": "mainnet", "interval": "1h", "ok": True, "new_bars": 24, "error": None,
+    ...     "coins": [{"coin": "BTC", "candles_added": 24, "last_bar": "2024-05-01T23:00:00+00:00"}]})
+    'Fresh data: 24 new hourly bars for BTC from mainnet before this run.'
+    """
+    if refresh is None:
+        return None
+    added = [(c["coin"], c["candles_added"]) for c in refresh["coins"] if c["candles_added"]]
+    bars = f"{_BAR_WORDS.get(refresh['interval'], refresh['interval'] or '')} bars".lstrip()
+    endpoint = refresh["endpoint"] or "the exchange"
+    if refresh["ok"] and added:
+        return f"Fresh data: {_added_phrase(added, bars)} from {endpoint} before this run."
+    store = f"the run used the store as it was ({_last_bars(refresh['coins'])})"
+    if refresh["ok"]:
+        return f"Data refresh from {endpoint} found no new {bars}: {store}."
+    # The record's error names the endpoint already ("data refresh from X failed: problem"); keep the problem.
+    error = str(refresh["error"] or "no reason recorded")
+    problem = error.partition(" failed: ")[2] or error
+    if added:
+        return (f"Data refresh from {endpoint} failed ({problem}) after {_added_phrase(added, bars)}; "
+                f"the run used the store as it then was ({_last_bars(refresh['coins'])}).")
+    return f"Data refresh from {endpoint} failed ({problem}); {store}."
+
+
+def _added_phrase(added: list[tuple[str, int]], bars: str) -> str:
+    """[("BTC", 24), ("ETH", 1)] -> "24 new hourly bars for BTC and 1 for ETH"."""
+    (coin, n), rest = added[0], [f"{m} for {c}" for c, m in added[1:]]
+    first = f"{n} new {bars if n != 1 else bars.removesuffix('s')} for {coin}"
+    return " and ".join([", ".join([first, *rest[:-1]]), *rest[-1:]])
+
+
+def _last_bars(coins: list[dict]) -> str:
+    """"last bar 2024-05-01 23:00 UTC", or one per coin when they differ."""
+    last = {c["coin"]: c["last_bar"] for c in coins}
+    if not any(last.values()):
+        return "no bar in the store"
+    if len(set(last.values())) == 1:
+        return f"last bar {_utc_minute(next(iter(last.values())))}"
+    return "last bars " + ", ".join(f"{coin} {_utc_minute(ts) if ts else 'none'}" for coin, ts in last.items())
+
+
+def _utc_minute(iso: str) -> str:
+    """"2024-05-01T23:00:00+00:00" -> "2024-05-01 23:00 UTC" (a text that is not a time is shown as it is)."""
+    try:
+        ts = pd.Timestamp(iso)
+    except ValueError:
+        return str(iso)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _gate_passed(validated: pd.DataFrame, gate: str) -> int | None:
@@ -404,6 +524,9 @@ def report_markdown(report: dict, html_path: Path) -> str:
         f"best deflated Sharpe {dsr}, probability of backtest overfitting {pbo}. "
         f"Validation: {train['ideas']} distinct ideas, {significant}.",
     ]
+    refresh = data_refresh_reading(report.get("data_refresh"))  # absent in reports before version 4
+    if refresh:
+        lines += ["", refresh]
     return "\n".join(lines) + "\n"
 
 

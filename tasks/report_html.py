@@ -5,7 +5,8 @@ Sections (their HTML ids are SECTION_IDS): the run at a glance, the validation f
 multiple-testing figures (DSR, PBO) with a plain-language reading, fitness over generations per island,
 the archive's coverage map, the Pareto front, each deployed strategy (or, when none was deployed, the
 best validated candidates, said so) with its equity and drawdown on the validation / replay / live
-windows against buy-and-hold, its parameters and its lineage tree; then the data, timings and resilience.
+windows against buy-and-hold, its parameters and its lineage tree; then the data (with one line on the
+refresh of the market store before the run, when there was one), timings and resilience.
 
 Everything is inline (CSS and SVG; no script, font or image is fetched), and the page is a pure
 function of the artifacts: the same run gives the same bytes.
@@ -20,7 +21,8 @@ import pandas as pd
 
 from kernels.archive import ArchiveConfig
 from tasks.atomic import write_bytes_atomic
-from tasks.report import build_report, read_artifact, report_html_path, strategy_entry
+from tasks.report import (build_report, configuration_reading, data_refresh_reading, read_artifact, report_html_path,
+                          strategy_entry)
 from tasks.report_curves import CURVE_WINDOWS, Curve, CurveSet, strategy_curves
 from tasks.report_lineage import OPERATOR_COLORS, lineage
 from tasks.report_svg import (PALETTE, Points, Series, bar_rows, color_scale, heatmap, line_chart, scatter_chart,
@@ -631,7 +633,11 @@ def _data(report: dict) -> str:
                      [[escape(w["name"]), escape(str(w["start"])), escape(str(w["end"])), _num(w["days"], 2)]
                       for w in d["windows"]], {3})
     timeline = _timeline(d["windows"]) if d["windows"] else ""
-    return _section("data", "Data", f"{info}{coins}<h4>Windows (oldest to newest)</h4>{timeline}{windows}",
+    refresh = data_refresh_reading(report.get("data_refresh"))  # absent in reports before version 4
+    fresh = f'<p class="reading">{escape(refresh)}</p>' if refresh else ""
+    settings = configuration_reading(report.get("configuration"))  # absent in reports before version 4
+    fresh += f'<p class="reading">{escape(settings)}</p>' if settings else ""
+    return _section("data", "Data", f"{fresh}{info}{coins}<h4>Windows (oldest to newest)</h4>{timeline}{windows}",
                     "No stage scores a strategy on a window an earlier stage selected it on.")
 
 

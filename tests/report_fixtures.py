@@ -36,6 +36,16 @@ LENIENT_RULES = {"approval": {"min_validation_sharpe": -50, "min_replay_sharpe":
                  "selection": {"max_correlation": 1.0}}
 RESILIENCE = {"events": [{"event": "retry", "task": "validate-gates12-batch", "attempt": 2,
                           "error": "WorkerCrashedError: worker lost"}], "retries": 1}
+# Manifest ``data_refresh`` records as tasks.market_refresh writes them: one that brought new bars, one that failed.
+REFRESHED = {"endpoint": "mainnet", "interval": "1h", "ok": True, "new_bars": 24,
+             "coins": {"BTC": {"candles_added": 24, "candles_total": 1800, "funding_added": 24, "gaps": 0,
+                               "last_bar": "2023-03-16T23:00:00+00:00"}},
+             "error": None, "seconds": 1.25}
+REFRESH_FAILED = {"endpoint": "mainnet", "interval": "1h", "ok": False, "new_bars": 0,
+                  "coins": {"BTC": {"candles_added": 0, "candles_total": 1800, "funding_added": 0, "gaps": 0,
+                                    "last_bar": "2023-03-16T23:00:00+00:00"}},
+                  "error": "data refresh from mainnet (https://api.hyperliquid.xyz) failed: TransportError: "
+                           "[Errno -3] Temporary failure in name resolution", "seconds": 1.76}
 
 
 def synthetic_candles(n: int = N_BARS, seed: int = 3) -> pd.DataFrame:
@@ -81,6 +91,14 @@ def build_run(data_dir: Path, run_id: str = "fixture") -> RunDir:
     run.record_stage("deploy", "completed", seconds=0.01)
     run.update_manifest(status="completed", finished=STARTED + 20.0, resilience=RESILIENCE)
     return run
+
+
+def with_data_refresh(run: RunDir, data_dir: Path, record: dict, run_id: str) -> RunDir:
+    """A copy of ``run`` whose manifest says the market data was refreshed before it (``record``)."""
+    copy = RunDir.for_run(data_dir, run_id)
+    shutil.copytree(run.root, copy.root)
+    copy.update_manifest(data_refresh=record)
+    return copy
 
 
 def without_deployments(run: RunDir, data_dir: Path, run_id: str = "undeployed") -> RunDir:

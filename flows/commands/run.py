@@ -5,7 +5,7 @@ import argparse
 import os
 import time
 
-from pydantic import ValidationError
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
@@ -14,9 +14,10 @@ from exchange.secrets import PRIVATE_KEY_BLOCK, PRIVATE_KEY_ENV, load_wallet
 from flows.commands.common import data_dir, fail
 from flows.commands.progress import EvolutionProgress
 from flows.jit_cache import start_compiling, wait_compiled
-from flows.parameters import run_config
+from flows.parameters import FLAT_FIELDS, run_config
 from flows.ray_auth import token_auth_for
-from tasks.config import RunConfig
+from tasks.config import EvolveConfig, RunConfig, ValidationConfig
+from tasks.config_file import ConfigError, config_toml
 from tasks.costs import DEFAULT_CPU_HOUR_PRICE, CostEstimate, cost_refusal
 from tasks.market_source import load_market_data
 from tasks.market_store import MarketDataError, MarketStore
@@ -25,14 +26,28 @@ from tasks.safety import SCOPES
 from tasks.windows import split_windows
 
 
+def _default(model: type[BaseModel], name: str) -> object:
+    return model.model_fields[name].default
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("run", help="run the whole pipeline once")
-    p.add_argument("--strategies", type=int, default=500, help="genomes per generation over all islands (500)")
-    p.add_argument("--batch-size", type=int, default=50, help="genomes per island / Ray task (50)")
-    p.add_argument("--generations", type=int, default=20, help="generations to evolve (20)")
-    p.add_argument("--hours", type=float, default=4.0, help="time budget of the run (4.0)")
-    p.add_argument("--validation-mode", choices=("full", "fast", "minimal"), default="full")
-    p.add_argument("--cost-limit", type=float,
+    p = subparsers.add_parser(
+        "run", help="run the whole pipeline once",
+        description="Settings come from the built-in defaults, then --test-mode's sizes, then --config FILE, "
+                    "then these flags. `uce run --print-config` prints the result as a config file.")
+    p.add_argument("--config", metavar="FILE",
+                   help="TOML or YAML run configuration: sections and keys as in --print-config, e.g. [costs] "
+                        "taker_fee = 0.0007")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the effective configuration (defaults, --config and flags) as TOML and exit")
+    e, v = EvolveConfig, ValidationConfig
+    p.add_argument("--strategies", metavar="N",
+                   help=f"genomes per generation over all islands ({_default(e, 'strategies')})")
+    p.add_argument("--batch-size", metavar="N", help=f"genomes per island / Ray task ({_default(e, 'batch_size')})")
+    p.add_argument("--generations", metavar="N", help=f"generations to evolve ({_default(e, 'generations')})")
+    p.add_argument("--hours", metavar="H", help=f"time budget of the run ({_default(RunConfig, 'hours')})")
+    p.add_argument("--validation-mode", choices=("full", "fast", "minimal"), help=f"({_default(v, 'mode')})")
+    p.add_argument("--cost-limit", metavar="USD",
                    help="refuse to start if the estimated cost (CPUs x --hours x price) exceeds this (USD)")
     p.add_argument("--force", action="store_true", help="start even when the estimate exceeds --cost-limit")
     p.add_argument("--cpu-hour-price", type=float, default=DEFAULT_CPU_HOUR_PRICE,
@@ -40,60 +55,57 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--safety-scope", choices=tuple(SCOPES), default="production",
                    help="time limit per evaluation batch: " + ", ".join(f"{s.name} {s.time_limit_s:g} s"
                                                                       for s in SCOPES.values()) + " (production)")
-    p.add_argument("--test-mode", action="store_true",
+    p.add_argument("--test-mode", action="store_true", default=None,
                    help="small and fast: 50 strategies, islands of 10, 5 generations, minimal validation")
-    p.add_argument("--coins", default="BTC", help="comma-separated, e.g. BTC,ETH (BTC)")
-    p.add_argument("--interval", default="1h", help="bar interval (1h)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--coins", help="comma-separated as Hyperliquid spells them, e.g. BTC,ETH,kPEPE "
+                                   f"({','.join(_default(RunConfig, 'coins'))})")
+    p.add_argument("--interval", help=f"bar interval ({_default(RunConfig, 'interval')})")
+    p.add_argument("--seed", metavar="N", help=f"({_default(RunConfig, 'seed')})")
     p.add_argument("--ray-address", help="HOST:PORT of an existing Ray cluster (default: embedded Ray)")
-    p.add_argument("--workers", type=int,
+    p.add_argument("--workers", metavar="N",
                    help="CPUs for the embedded Ray (default: all of this machine's); with --ray-address, the "
                         "cluster's CPUs for the cost estimate")
     p.add_argument("--run-id", help="name of the run folder (default: UTC time)")
-    p.add_argument("--validation-concurrency", default="10", metavar="N",
-                   help="validation batches in flight, one task each (10)")
-    p.add_argument("--testnet", action="store_true",
+    p.add_argument("--validation-concurrency", metavar="N",
+                   help=f"validation batches in flight, one task each ({_default(v, 'concurrency')})")
+    p.add_argument("--testnet", action="store_true", default=None,
                    help="gate 3 trades forward in real time on the Hyperliquid testnet instead of replaying the live "
                         f"window on the loopback venue; key from ${PRIVATE_KEY_ENV} or the Prefect Secret block "
                         f"'{PRIVATE_KEY_BLOCK}'")
-    p.add_argument("--testnet-minutes", default="30", metavar="MINUTES",
-                   help="with --testnet: wall-clock minutes each candidate trades (30)")
-    p.add_argument("--testnet-url", default="testnet", metavar="URL",
+    p.add_argument("--testnet-minutes", metavar="MINUTES",
+                   help=f"with --testnet: wall-clock minutes each candidate trades ({_default(v, 'testnet_minutes')})")
+    p.add_argument("--testnet-url", metavar="URL",
                    help="with --testnet: 'testnet' or the URL of a Hyperliquid-compatible API such as `uce venue` "
                         "(testnet)")
+    p.add_argument("--refresh-from", metavar="URL", default="",
+                   help="first fetch new candles and funding for --coins from mainnet, testnet or a URL (as `uce "
+                        "data fetch` does); a failed fetch is reported and the run goes on with the store")
     p.set_defaults(func=run)
 
 
-_FLAGS = {"strategies": "--strategies", "batch_size": "--batch-size", "generations": "--generations",
-          "hours": "--hours", "workers": "--workers", "cost_limit": "--cost-limit", "coins": "--coins", "run_id": "--run-id",
-          "concurrency": "--validation-concurrency", "testnet_minutes": "--testnet-minutes",
-          "testnet_url": "--testnet-url"}
+# The flags whose text is a number, by the flat parameter they set, and that parameter's flag.
+_NUMBERS: dict[str, type[int] | type[float]] = {
+    "strategies": int, "batch_size": int, "generations": int, "hours": float, "cost_limit": float, "seed": int,
+    "workers": int, "validation_concurrency": int, "testnet_minutes": float}
+_FLAGS = {name: "--" + name.replace("_", "-") for name in FLAT_FIELDS} | {"validation_concurrency":
+                                                                          "--validation-concurrency"}
 
 
 def _number(text: str, flag: str, kind: type[int] | type[float]) -> int | float:
-    """`text` as an int or float; a ValueError naming the flag otherwise (argparse would print its usage too)."""
+    """`text` as an int or float; a ConfigError naming the flag otherwise (argparse would print its usage too)."""
     try:
         return kind(text)
     except ValueError:
-        raise ValueError(f"{flag}: {text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        raise ConfigError(f"{flag}: {text!r} is not {'an integer' if kind is int else 'a number'}") from None
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
-    return run_config(run_id=args.run_id or "", test_mode=args.test_mode, coins=args.coins, interval=args.interval,
-                      seed=args.seed, hours=args.hours, strategies=args.strategies, batch_size=args.batch_size,
-                      generations=args.generations, validation_mode=args.validation_mode, cost_limit=args.cost_limit,
-                      ray_address=args.ray_address or "", workers=args.workers,
-                      validation_concurrency=_number(args.validation_concurrency, "--validation-concurrency", int),
-                      testnet=args.testnet, testnet_minutes=_number(args.testnet_minutes, "--testnet-minutes", float),
-                      testnet_url=args.testnet_url)
-
-
-def _one_line(err: ValidationError) -> str:
-    first = err.errors()[0]
-    field = str(first["loc"][-1]) if first["loc"] else ""
-    flag = _FLAGS.get(field, field)
-    message = first["msg"].removeprefix("Value error, ")
-    return f"{flag}: {message}" if flag else message
+    """The run's configuration: defaults, test mode's sizes, --config and the flags that were given."""
+    flat = {name: getattr(args, name) for name in FLAT_FIELDS}
+    for name, kind in _NUMBERS.items():
+        if flat[name] is not None:
+            flat[name] = _number(flat[name], _FLAGS[name], kind)
+    return run_config(flat, config_file=args.config or "", flat_names=_FLAGS)
 
 
 def _key_refusal() -> str | None:
@@ -109,14 +121,18 @@ def _key_refusal() -> str | None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = build_config(args)
+        if args.print_config:
+            print(config_toml(config), end="")
+            return 0
         root = data_dir(args)
         RunDir.for_run(root, config.run_id)
-        # Fail in a second on bad data, before Prefect and Ray start.
-        market = load_market_data(MarketStore(root / "market"), config.coins, config.interval, config.costs)
-        split_windows(market, config.windows)
-    except ValidationError as err:
-        return fail(_one_line(err))
-    except (MarketDataError, ValueError) as err:
+        # Fail in a second on bad data, before Prefect and Ray start (unless the run fetches its data first).
+        source = f"data refreshed from {args.refresh_from} first"
+        if not args.refresh_from:
+            market = load_market_data(MarketStore(root / "market"), config.coins, config.interval, config.costs)
+            split_windows(market, config.windows)
+            source = market.source
+    except (ConfigError, MarketDataError, ValueError) as err:
         return fail(str(err))
     # --testnet's key comes from the environment or the Prefect Secret block; a block needs a Prefect API:
     # the user's own (PREFECT_API_URL) answers now, the run's local server only once it is up below.
@@ -130,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     if refusal:
         return fail(refusal)
     console = Console()
-    console.print(f"run [bold]{config.run_id}[/]: {market.source}; {config.evolve.strategies} strategies × "
+    console.print(f"run [bold]{config.run_id}[/]: {source}; {config.evolve.strategies} strategies × "
                   f"{config.evolve.generations} generations on {config.evolve.islands} island(s); "
                   f"estimated cost {estimate.describe()}")
     token_auth_for(config.ray_address)  # before Ray is imported
@@ -144,8 +160,9 @@ def run(args: argparse.Namespace) -> int:
             return fail(refusal)
         wait_compiled(compiling)
         with EvolutionProgress(console) as show:
-            report = run_pipeline(config, root, safety_scope=args.safety_scope, cpu_hour_price=args.cpu_hour_price,
-                                  force=args.force, on_event=show)
+            report = run_pipeline(config, root, config_file=args.config or "", safety_scope=args.safety_scope,
+                                  cpu_hour_price=args.cpu_hour_price, force=args.force,
+                                  refresh_from=args.refresh_from, on_event=show)
     _print_summary(console, report, RunDir.for_run(root, config.run_id), time.perf_counter() - started)
     return 0
 

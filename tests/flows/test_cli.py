@@ -9,17 +9,20 @@ import pytest
 from exchange.secrets import PRIVATE_KEY_ENV
 from flows.cli import build_parser, main
 from flows.commands.run import build_config
-from flows.parameters import flow_parameters, run_config
+from flows.parameters import FLAT_FIELDS, run_config
 
 
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
         (["--strategies", "-5"], "--strategies: Input should be greater than or equal to 1"),
-        (["--strategies", "20", "--batch-size", "50"], "--batch-size 50 is larger than --strategies 20"),
+        (["--strategies", "20", "--batch-size", "50"], "batch_size 50 is larger than strategies 20"),
         (["--generations", "0"], "generations: Input should be greater than or equal to 1"),
-        (["--coins", "BTC,NOPE"], "unknown coin(s) NOPE"),
+        (["--coins", "BTC,NOPE"], "has no 1h candles for BTC, NOPE (it is empty); fill it with `uce data import"),
         (["--coins", "ETH"], "has no 1h candles for ETH"),
+        (["--coins", "BT/C"], "--coins: coin name 'BT/C' is not valid"),
+        (["--interval", "2h", "--coins", "ETH"], "has no 2h candles for ETH"),
+        (["--strategies", "many"], "--strategies: 'many' is not an integer"),
         (["--hours", "-1"], "--hours: Input should be greater than 0"),
         (["--run-id", "../escape"], "run id '../escape' is not valid"),
         (["--interval", "7x"], "interval '7x' is not valid"),
@@ -29,7 +32,7 @@ from flows.parameters import flow_parameters, run_config
         (["--test-mode", "--validation-concurrency", "-2"], "--validation-concurrency: Input should be greater"),
         (["--testnet", "--testnet-minutes", "0"], "--testnet-minutes: Input should be greater than 0"),
         (["--testnet", "--testnet-minutes", "soon"], "--testnet-minutes: 'soon' is not a number"),
-        (["--testnet", "--validation-mode", "fast"], "--testnet trades gate 3, which runs only in full validation"),
+        (["--testnet", "--validation-mode", "fast"], "testnet trades gate 3, which runs only in full validation"),
         (["--testnet", "--testnet-url", "mainnet"], "--testnet-url: 'mainnet' is Hyperliquid mainnet"),
     ],
 )
@@ -72,9 +75,9 @@ def test_validation_and_testnet_flags_reach_the_config_and_the_flow() -> None:
                        "--testnet-url", "http://127.0.0.1:8765")
     v = config.validation
     assert (v.concurrency, v.testnet, v.testnet_minutes, v.testnet_url) == (3, True, 0.5, "http://127.0.0.1:8765")
-    parameters = flow_parameters(config)
-    assert set(parameters) <= set(inspect.signature(ultra_compressed_evolution.fn).parameters)
-    assert run_config(**parameters) == config
+    # Every flat parameter is one of the flow's, and the flow's nested settings carry a whole configuration.
+    assert set(FLAT_FIELDS) | {"settings", "config_file"} <= set(inspect.signature(ultra_compressed_evolution.fn).parameters)
+    assert run_config(settings=config.model_dump(mode="json")) == config
     small = config_of("--test-mode", "--validation-concurrency", "2").validation
     assert (small.mode, small.concurrency) == ("minimal", 2)
 
@@ -96,3 +99,42 @@ def test_testnet_with_a_bad_key_names_where_it_came_from_not_the_key(tmp_path: P
     err = capsys.readouterr().err
     assert code == 2 and err == f"error: the private key in ${PRIVATE_KEY_ENV} is not a 32-byte hex key\n"
     assert "deadbeef" not in err and not (tmp_path / "runs").exists()
+
+
+def test_a_typo_in_the_config_file_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "night.toml"
+    config.write_text("[validation]\nmin_sharpe = 1.2\nmin_tardes = 40\n")
+    code = main(["--data-dir", str(tmp_path), "run", "--config", str(config)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: {config}: [validation] min_tardes is not a setting; did you mean min_trades?")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_print_config_shows_the_file_under_the_flags(tmp_path: Path, capsys) -> None:
+    import tomllib
+
+    config = tmp_path / "night.toml"
+    config.write_text("[costs]\ntaker_fee = 0.0007\n[windows]\nvalidation_days = 540\n[evolve]\nstrategies = 100\n")
+    assert main(["run", "--config", str(config), "--print-config", "--strategies", "200", "--coins", "kPEPE"]) == 0
+    printed = tomllib.loads(capsys.readouterr().out)
+    assert printed["costs"]["taker_fee"] == 0.0007 and printed["windows"]["validation_days"] == 540
+    assert printed["evolve"]["strategies"] == 200 and printed["coins"] == ["kPEPE"]
+    assert printed["validation"]["min_sharpe"] == 1.0  # defaults filled in, so a user can start from it
+
+
+def test_a_coin_is_whatever_the_store_has(shared_data: Path, tmp_path: Path, capsys) -> None:
+    src = shared_data / "candles-1h" / "DOGE.parquet"
+    assert main(["--data-dir", str(tmp_path), "data", "import", str(src), "--coin", "kPEPE"]) == 0
+    assert (tmp_path / "market" / "kPEPE-1h.parquet").exists()
+    capsys.readouterr()
+    assert main(["--data-dir", str(tmp_path), "run", "--coins", "kPEPE", "--print-config"]) == 0
+    code = main(["--data-dir", str(tmp_path), "run", "--coins", "NOPE"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "has no 1h candles for NOPE (it has kPEPE 1h)" in err and "uce data fetch --coins NOPE" in err
+    code = main(["--data-dir", str(tmp_path), "run", "--coins", "KPEPE"])
+    assert code == 2 and "did you mean kPEPE for KPEPE?" in capsys.readouterr().err
+    # With any data in the store, BTC no longer falls back to the offline sample.
+    code = main(["--data-dir", str(tmp_path), "run", "--test-mode"])
+    assert code == 2 and "has no 1h candles for BTC" in capsys.readouterr().err

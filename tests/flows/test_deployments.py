@@ -120,6 +120,9 @@ def test_prefect_deploy_all_and_a_manual_run_by_a_worker(prefect_server: str, ra
             ("uce_stage", "stage"), ("paper-trader", "paper-trader")} <= names
     assert nightly.schedules[0].schedule.cron == "0 2 * * *" and nightly.schedules[0].schedule.timezone == "UTC"
     assert nightly.global_concurrency_limit.limit == 1 and nightly.parameters["safety_scope"] == "production"
+    assert nightly.parameters["refresh_from"] == "mainnet" and nightly.parameters["config_file"] == ""
+    config_file = tmp_path / "manual.toml"  # the deployment reads the same config file as `uce run --config`
+    config_file.write_text("[costs]\ntaker_fee = 0.0007\n[validation]\nmin_sharpe = 1.5\n")
 
     worker = subprocess.Popen(["bash", "deployments/work_pool.sh", "worker"], cwd=REPO,
                               env=env | {"PREFECT_WORKER_QUERY_SECONDS": "1"},  # poll every second, not 10
@@ -128,10 +131,14 @@ def test_prefect_deploy_all_and_a_manual_run_by_a_worker(prefect_server: str, ra
         flow_run = run_deployment(
             "ultra_compressed_evolution/manual", timeout=900,
             parameters={"test_mode": False, "strategies": 20, "batch_size": 10, "generations": 2,
-                        "ray_address": ray_cluster, "data_dir": str(tmp_path), "run_id": "manual"})
+                        "ray_address": ray_cluster, "data_dir": str(tmp_path), "run_id": "manual",
+                        "config_file": str(config_file)})
     finally:
         stop_groups([worker], grace_s=5.0)  # a process worker may ignore SIGTERM for 20 s and more
     assert flow_run.state.is_completed(), flow_run.state
     recorded = manifest(tmp_path / "runs" / "manual")
     assert recorded["status"] == "completed" and recorded["prefect"]["flow_run_id"] == str(flow_run.id)
     assert recorded["parameters"]["validation"]["mode"] == "minimal"  # the deployment's own parameter
+    assert recorded["parameters"]["costs"]["taker_fee"] == 0.0007
+    assert recorded["parameters"]["validation"]["min_sharpe"] == 1.5
+    assert recorded["config_file"]["path"] == str(config_file.resolve())

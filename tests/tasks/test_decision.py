@@ -74,14 +74,14 @@ def test_defaults_and_partial_files(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("emergency:\n  daily_loss: 1.5\n", "emergency.daily_loss = 1.5: Input should be less than or equal to 1"),
-    ("emergency:\n  daily_loss: lots\n", "emergency.daily_loss = 'lots': Input should be a valid number"),
-    ("emergncy:\n  daily_loss: 0.1\n", "unknown rule 'emergncy'"),
-    ("approval:\n  min_criteria: 5\n", "approval.min_criteria = 5: Input should be less than or equal to 4"),
+    ("emergency:\n  daily_loss: 1.5\n", "[emergency] daily_loss = 1.5: Input should be less than or equal to 1"),
+    ("emergency:\n  daily_loss: lots\n", "[emergency] daily_loss = 'lots': Input should be a valid number"),
+    ("emergncy:\n  daily_loss: 0.1\n", "emergncy is not a setting; did you mean emergency? the top level has"),
+    ("approval:\n  min_criteria: 5\n", "[approval] min_criteria = 5: Input should be less than or equal to 4"),
     ("pool:\n  floor: 9\n  ceiling: 4\n", "pool: floor=9 must not exceed ceiling=4"),
     ("risk:\n  short_bars: 800\n", "risk: long_bars=720 must exceed short_bars=800"),
     ("pool: [1, 2\n", "not valid YAML (line 2"),
-    ("- 1\n- 2\n", "expected sections of rules (pool, approval, ...), got a list"),
+    ("- 1\n- 2\n", "expected sections of settings, got a list"),
 ])
 def test_a_bad_rule_is_one_line_naming_file_and_rule(tmp_path, text, message) -> None:
     path = tmp_path / "rules.yaml"

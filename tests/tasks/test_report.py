@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import jsonschema
 import pandas as pd
 import pytest
-from report_fixtures import RESILIENCE, build_run, without_deployments
+from report_fixtures import REFRESH_FAILED, REFRESHED, RESILIENCE, build_run, with_data_refresh, without_deployments
 
-from tasks.report import build_report, publish_report_artifact, report_html_path, report_schema, write_report
+from tasks.report import (build_report, configuration_reading, data_refresh_reading, publish_report_artifact, report_html_path,
+                          report_markdown, report_schema, write_report)
 from tasks.report_html import (SECTION_IDS, build_report_html, dsr_reading, pareto_front, pbo_reading,
                                significance_reading, write_report_html)
 from tasks.run_dir import RunDir
@@ -31,21 +33,54 @@ def undeployed(run, data_dir) -> RunDir:
     return without_deployments(run, data_dir)
 
 
-def test_report_json_validates_against_the_schema(run, undeployed, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def refreshed(run, data_dir) -> RunDir:
+    return with_data_refresh(run, data_dir, REFRESHED, "refreshed")
+
+
+@pytest.fixture(scope="module")
+def refresh_failed(run, data_dir) -> RunDir:
+    return with_data_refresh(run, data_dir, REFRESH_FAILED, "refresh-failed")
+
+
+def test_report_json_validates_against_the_schema(run, undeployed, refreshed, refresh_failed, tmp_path) -> None:
     schema = report_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
-    for r in (run, undeployed):
+    for r in (run, undeployed, refreshed, refresh_failed):
         jsonschema.validate(write_report(r), schema)
         jsonschema.validate(json.loads(r.report.read_text()), schema)
     # A run that failed before writing any artifact still gets a valid report.
     early = RunDir(tmp_path / "runs" / "early")
     early.update_manifest(run_id="early", status="failed", parameters={"seed": 1, "hours": 1.0})
     early.record_stage("evolve", "failed", seconds=1.0, error="MarketDataError: no bars")
+    early.update_manifest(data_refresh={"endpoint": "testnet", "ok": False, "error": "data refresh failed: x"})
     report = build_report(early)
     jsonschema.validate(report, schema)
     assert report["stage_errors"] == {"evolve": "MarketDataError: no bars"}
     assert report["deployed"] == [] and report["execution_summary"]["strategies_evaluated"] == 0
     assert _section_ids(build_report_html(early)) == list(SECTION_IDS)
+    assert report["data_refresh"] == {"endpoint": "testnet", "interval": None, "ok": False, "new_bars": None,
+                                      "coins": [], "error": "data refresh failed: x", "seconds": None}
+
+
+def test_the_data_refresh_before_the_run_is_reported(run, refreshed, refresh_failed) -> None:
+    report = build_report(refreshed)
+    assert report["data_refresh"] == {
+        "endpoint": "mainnet", "interval": "1h", "ok": True, "new_bars": 24,
+        "coins": [{"coin": "BTC", "candles_added": 24, "candles_total": 1800, "funding_added": 24, "gaps": 0,
+                   "last_bar": "2023-03-16T23:00:00+00:00"}],
+        "error": None, "seconds": 1.25}
+    fresh = "Fresh data: 24 new hourly bars for BTC from mainnet before this run."
+    assert fresh in build_report_html(refreshed) and fresh in report_markdown(report, report_html_path(refreshed))
+    failed = ("Data refresh from mainnet failed (TransportError: [Errno -3] Temporary failure in name resolution); "
+              "the run used the store as it was (last bar 2023-03-16 23:00 UTC).")
+    assert failed in build_report_html(refresh_failed)
+    assert build_report(refresh_failed)["data_refresh"]["error"] == REFRESH_FAILED["error"]
+    plain = build_report(run)
+    assert plain["data_refresh"] is None
+    html = build_report_html(run)
+    assert "Data refresh" not in html and "Fresh data" not in html
+    assert "Fresh data" not in report_markdown(plain, Path("r"))
 
 
 def test_report_counts_match_the_artifacts(run) -> None:
@@ -135,6 +170,29 @@ def test_plain_language_readings() -> None:
     assert short.startswith("No significance test (only 4 days")
 
 
+def test_data_refresh_readings() -> None:
+    def coin(name: str, added: int, last: str | None = "2024-05-01T23:00:00+00:00") -> dict:
+        return {"coin": name, "candles_added": added, "last_bar": last}
+
+    ok = {"endpoint": "mainnet", "interval": "1h", "ok": True, "error": None,
+          "coins": [coin("BTC", 24), coin("ETH", 1), coin("SOL", 0), coin("HYPE", 3)]}
+    assert data_refresh_reading(ok) == ("Fresh data: 24 new hourly bars for BTC, 1 for ETH and 3 for HYPE from "
+                                        "mainnet before this run.")
+    assert data_refresh_reading(ok | {"coins": [coin("ETH", 1)]}).startswith("Fresh data: 1 new hourly bar for ETH")
+    assert data_refresh_reading(ok | {"interval": "4h", "coins": [coin("BTC", 0)]}) == (
+        "Data refresh from mainnet found no new 4h bars: the run used the store as it was "
+        "(last bar 2024-05-01 23:00 UTC).")
+    failed = ok | {"ok": False, "error": "data refresh from testnet (https://x) failed: ConfigurationError: coins DOGE "
+                                         "are not listed by https://x", "endpoint": "testnet"}
+    assert data_refresh_reading(failed | {"coins": [coin("BTC", 0), coin("DOGE", 0, None)]}) == (
+        "Data refresh from testnet failed (ConfigurationError: coins DOGE are not listed by https://x); the run used "
+        "the store as it was (last bars BTC 2024-05-01 23:00 UTC, DOGE none).")
+    assert data_refresh_reading(failed | {"coins": [coin("BTC", 5)]}) == (
+        "Data refresh from testnet failed (ConfigurationError: coins DOGE are not listed by https://x) after 5 new "
+        "hourly bars for BTC; the run used the store as it then was (last bar 2024-05-01 23:00 UTC).")
+    assert data_refresh_reading(None) is None
+
+
 def test_pareto_front_keeps_only_undominated_points() -> None:
     import numpy as np
     x = np.array([0.1, 0.2, 0.05, 0.3, 0.2])
@@ -151,3 +209,23 @@ def test_publish_links_the_html_report(run, monkeypatch) -> None:
     (call,) = calls
     assert call["key"] == "uce-report-fixture"
     assert report_html_path(run).resolve().as_uri() in call["markdown"]
+
+
+def test_the_configuration_says_where_settings_came_from_and_what_differs(run, data_dir) -> None:
+    """The fixture run changes sizes, seed, hours, folds and gate thresholds from the defaults; a config
+    file, when the run read one, is named with its sha256."""
+    configuration = build_report(run)["configuration"]
+    assert configuration["file"] is None
+    changed = configuration["changed"]
+    assert changed["seed"] == 5 and changed["evolve.strategies"] == 16 and changed["windows.folds"] == 2
+    assert "costs.taker_fee" not in changed and "run_id" not in changed
+    copy = with_data_refresh(run, data_dir, REFRESHED, "configured")
+    copy.update_manifest(config_file={"path": "/etc/uce/night.toml", "sha256": "ab" * 32},
+                         parameters=copy.manifest()["parameters"] | {"costs": {"taker_fee": 0.0007}})
+    report = build_report(copy)
+    assert report["configuration"]["file"] == {"path": "/etc/uce/night.toml", "sha256": "ab" * 32}
+    assert report["configuration"]["changed"]["costs.taker_fee"] == 0.0007
+    jsonschema.validate(report, report_schema())
+    reading = configuration_reading(report["configuration"])
+    assert reading.startswith("Settings from /etc/uce/night.toml; changed from the defaults:")
+    assert "costs.taker_fee = 0.0007" in reading
