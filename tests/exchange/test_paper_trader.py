@@ -388,8 +388,9 @@ def test_bad_rules_file_is_one_clear_line_and_keeps_the_state(tmp_path: Path, sy
     _, server, account = synthetic
     monkeypatch.setenv("UCE_PRIVATE_KEY", account.key.hex())
     rules = tmp_path / "rules.yaml"
-    for text, expected in (("emergency:\n  daily_loss: 1.5\n", "emergency.daily_loss = 1.5"),
-                           ("retirement:\n  max_drawdon: 0.1\n", "unknown rule 'retirement.max_drawdon'"),
+    for text, expected in (("emergency:\n  daily_loss: 1.5\n", "[emergency] daily_loss = 1.5"),
+                           ("retirement:\n  max_drawdon: 0.1\n",
+                            "[retirement] max_drawdon is not a setting; did you mean max_drawdown?"),
                            ("pool: [1, 2\n", "not valid YAML")):
         rules.write_text(text)
         assert _cli(tmp_path, "run", "--once", "--url", server.url, "--rules", str(rules)) == 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,12 +29,21 @@ def _uce(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     data_dir = tmp_path_factory.mktemp("uce-data")
     out = {}
+    # The first run's data refresh finds nothing listening (as a nightly run without network would).
+    refresh = {"one-worker": ("--refresh-from", f"http://127.0.0.1:{_closed_port()}"), "two-workers": ()}
     for run_id, workers in (("one-worker", "1"), ("two-workers", "2")):
-        done = _uce(data_dir, "run", "--test-mode", "--seed", "7", "--run-id", run_id, "--workers", workers)
+        done = _uce(data_dir, "run", "--test-mode", "--seed", "7", "--run-id", run_id, "--workers", workers,
+                    *refresh[run_id])
         assert done.returncode == 0, done.stderr[-3000:]
         out[run_id] = data_dir / "runs" / run_id
     return out
@@ -101,3 +111,12 @@ def test_same_seed_same_genomes_on_one_or_two_workers(runs) -> None:
     a = pd.read_parquet(runs["one-worker"] / "evolved.parquet")
     b = pd.read_parquet(runs["two-workers"] / "evolved.parquet")
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_failed_data_refresh_is_reported_and_the_run_goes_on(runs) -> None:
+    run = runs["one-worker"]
+    recorded = json.loads((run / "manifest.json").read_text())
+    assert recorded["status"] == "completed" and recorded["data_refresh"]["ok"] is False
+    assert "failed" in recorded["data_refresh"]["error"] and recorded["data_refresh"]["new_bars"] == 0
+    assert "offline sample" in recorded["data"]["source"]  # the store stayed empty: nothing half-written
+    assert "the run used the store as it was" in (run / "report.html").read_text()

@@ -159,7 +159,7 @@ def test_venue_names_and_mainnet_refusal() -> None:
     for url in ("mainnet", "https://api.hyperliquid.xyz"):
         with pytest.raises(ValidationError, match="is Hyperliquid mainnet"):
             ValidationConfig(testnet=True, testnet_url=url)
-    with pytest.raises(ValidationError, match="--testnet trades gate 3, which runs only in full validation mode"):
+    with pytest.raises(ValidationError, match="testnet trades gate 3, which runs only in full validation mode"):
         ValidationConfig(testnet=True, mode="fast")
 
 
