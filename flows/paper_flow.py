@@ -6,6 +6,9 @@ one), so an hourly deployment replaces the long-running `uce paper run`.
 The bar task retries only temporary venue failures (the venue down, rate limits): a bar is one
 transaction in the book, so a retried bar never doubles an order (exchange.paper.trader). It is never
 cached: every run must look at the venue again.
+
+While nothing is deployed a run is a no-op: it logs "nothing deployed; nothing to trade" and completes,
+without the key or the venue, so the hourly deployment stays green until `uce run` deploys strategies.
 """
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from exchange.errors import TemporaryError
+from exchange.paper import nothing_to_trade
+from tasks.deploy import paper_paths
 from tasks.paper import open_trader
 
 __all__ = ["paper_bar", "paper_trader_flow", "serve_hourly"]
@@ -48,12 +53,24 @@ def paper_bar(data_dir: str, url: str | None = None, rules: str | None = None) -
         "emergency": next((r.emergency for r in reports if r.emergency), None),
         "halted": None if trader.halted is None else trader.halted["reason"],
         "equity": reports[-1].equity if reports else None,
+        "idle": None,
     }
+
+
+def _idle_pass(idle: str) -> dict:
+    """What a pass with nothing to trade did (nothing), in `paper_bar`'s shape; `idle` says why."""
+    return {"bars": [], "orders": 0, "rejected": 0, "retired": [], "emergency": None, "halted": None,
+            "equity": None, "idle": idle}
 
 
 @flow(name="paper-trader")
 def paper_trader_flow(data_dir: str = "data", url: str | None = None, rules: str | None = None) -> dict:
-    """One pass of the paper trader over the bars completed since the last pass."""
+    """One pass of the paper trader over the bars completed since the last pass; a no-op while nothing
+    is deployed (checked on local files first, so no key or venue is needed for it)."""
+    idle = nothing_to_trade(paper_paths(Path(data_dir)))
+    if idle is not None:
+        get_run_logger().info("nothing deployed; nothing to trade (%s)", idle)
+        return _idle_pass(idle)
     return paper_bar(data_dir, url, rules)
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
 from prefect import flow
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -29,22 +31,23 @@ from flows.ray_runner import EMBEDDED_RAY, UceRayTaskRunner, ray_task_runner, st
 from tasks.breakers import BreakerBoard, BreakerSettings
 from tasks.config import RunConfig, ValidationMode, stored_config
 from tasks.config_file import config_file_record
-from tasks.costs import DEFAULT_CPU_HOUR_PRICE, CostEstimate, cost_refusal, usage
+from tasks.costs import DEFAULT_CPU_HOUR_PRICE, cost_refusal, expected_cost, usage
 from tasks.events import EventSink
 from tasks.market_refresh import refresh_market_data
-from tasks.market_source import load_market_data
+from tasks.market_source import MarketData, load_market_data
 from tasks.market_store import MarketStore
 from tasks.policies import call, guarding, record_violation
 from tasks.report import publish_report_artifact, write_report
 from tasks.report_html import write_report_html
 from tasks.resilience import ResilienceLog
-from tasks.run_dir import STAGES, RunDir, code_version
+from tasks.run_dir import STAGES, RunDir, code_version, current_process, run_status, stage_input_problems
 from tasks.safety import SCOPES, ScopeName
 from tasks.stages import StageContext, run_stage
 from tasks.ui_artifacts import RunProgress, publish_stage_table, publish_summary
 from tasks.windows import split_windows
 
-__all__ = ["CostLimitError", "local_runner", "rerun_stage", "run_pipeline", "ultra_compressed_evolution"]
+__all__ = ["CostLimitError", "RunExistsError", "StaleInputError", "local_runner", "rerun_stage", "run_pipeline",
+           "ultra_compressed_evolution"]
 
 log = logging.getLogger(__name__)
 StageName = Literal["evolve", "serialize", "validate", "deploy"]
@@ -83,6 +86,7 @@ def ultra_compressed_evolution(
     testnet_url: str | None = None,
     settings: dict | None = None,
     refresh_from: str = "",
+    overwrite: bool = False,
 ) -> dict:
     """Evolve strategies on the train window, keep the ones that hold up out of sample, deploy the best.
 
@@ -117,6 +121,8 @@ def ultra_compressed_evolution(
         settings: any setting, nested like the config file, e.g. {"costs": {"taker_fee": 0.0007}}
         refresh_from: fetch new candles and funding for the run's coins from mainnet, testnet or a URL before
             evolving; empty = use the store as it is. A failed fetch is reported and the run goes on.
+        overwrite: replace an existing run of the same run_id (its artifacts are deleted first); without it
+            such a run is refused (the stage deployment continues one)
     """
     flat = dict(run_id=run_id, test_mode=test_mode, coins=coins, interval=interval, seed=seed, hours=hours,
                 strategies=strategies, batch_size=batch_size, generations=generations,
@@ -127,6 +133,7 @@ def ultra_compressed_evolution(
     if config.validation.testnet:
         load_wallet()  # no key: fail now, not hours later in gate 3 (the error names where it looked, never a key)
     run = RunDir.for_run(Path(data_dir).expanduser().resolve(), config.run_id)
+    _claim(run, overwrite=overwrite)
     orchestration = {"safety_scope": safety_scope, "cpu_hour_price": cpu_hour_price, "force": force,
                      "refresh_from": refresh_from}
     run.update_manifest(run_id=config.run_id, status="running", code_version=code_version(),
@@ -135,9 +142,34 @@ def ultra_compressed_evolution(
     return _execute(run, config, STAGES, rerun=False)
 
 
+class RunExistsError(ValueError):
+    """A new run was given the id of an existing one, or a run that is still running was to be touched."""
+
+
+class StaleInputError(ValueError):
+    """A stage re-run's inputs are not the files the previous stage wrote (missing or changed)."""
+
+
+def _claim(run: RunDir, *, overwrite: bool) -> None:
+    """Make ``run``'s folder this flow run's: refuse an existing run unless ``overwrite`` (then delete it
+    first, so no artifact of the old run survives), but let a retry of this very flow run continue."""
+    manifest = run.manifest()
+    if not manifest or manifest.get("prefect", {}).get("flow_run_id") == str(flow_run.id):
+        return
+    status = run_status(manifest)
+    if status == "running":
+        raise RunExistsError(f"run {run.run_id} is still running (process {manifest['process']['pid']}); "
+                             "wait for it or choose another run id")
+    if not overwrite:
+        raise RunExistsError(f"run {run.run_id} already exists ({status}): continue it with `uce run --resume "
+                             f"--run-id {run.run_id}`, replace it with --overwrite, or choose another run id")
+    log.warning("run %s (%s) is replaced: its artifacts are deleted", run.run_id, status)
+    shutil.rmtree(run.root)
+
+
 @flow(name="uce_stage", task_runner=UceRayTaskRunner())
 def rerun_stage(run_id: str, stage: StageName = "validate", only: bool = False, ray_address: str = "",
-                workers: int | None = None, data_dir: str = "data") -> dict:
+                workers: int | None = None, data_dir: str = "data", force: bool = False) -> dict:
     """Re-run one stage of a run from the previous stage's artifact, with the run's own parameters, then
     the stages after it (cached ones come back at once) unless only is set.
 
@@ -148,25 +180,62 @@ def rerun_stage(run_id: str, stage: StageName = "validate", only: bool = False, 
         ray_address: HOST:PORT of an existing Ray cluster; empty = an embedded Ray
         workers: CPUs of the embedded Ray; empty = the run's own setting
         data_dir: the market store and run artifacts
+        force: re-run even if the stage's input artifacts or the market data differ from what the run
+            recorded (the difference is recorded in the manifest)
     """
     run = RunDir.for_run(Path(data_dir).expanduser().resolve(), run_id)
     manifest = run.manifest()
     if not manifest.get("parameters"):
         raise FileNotFoundError(f"{run.manifest_path} has no run parameters: is {run_id!r} a run of this data dir?")
+    if run_status(manifest) == "running":
+        raise RunExistsError(f"run {run_id} is still running (process {manifest['process']['pid']}); wait for it")
     index = STAGES.index(stage)
     if index and manifest.get("stages", {}).get(STAGES[index - 1], {}).get("status") != "completed":
         raise ValueError(f"stage {STAGES[index - 1]} of run {run_id} has not completed: re-run it first")
+    _check_inputs(run, stage, force=force)
     config, dropped = stored_config(manifest["parameters"])
     if dropped:
         log.warning("run %s was made by an older version: its settings %s no longer exist and are ignored",
                     run_id, ", ".join(dropped))
     config = config.model_copy(
         update={"ray_address": ray_address or None, "workers": workers or manifest["parameters"].get("workers")})
-    return _execute(run, config, (stage,) if only else STAGES[index:], rerun=True)
+    return _execute(run, config, (stage,) if only else STAGES[index:], rerun=True, force=force)
 
 
-def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: bool) -> dict:
-    """Run ``stages`` in order under the run's policies, recording everything in the manifest."""
+def _check_inputs(run: RunDir, stage: str, *, force: bool) -> None:
+    """Refuse a re-run whose inputs are not what the previous stage wrote, unless forced (then record it)."""
+    problems = stage_input_problems(run, stage)
+    if problems and not force:
+        raise StaleInputError(f"run {run.run_id}: {'; '.join(problems)}; re-run the stage before it, or pass "
+                              "--force to use the files as they are (recorded in the manifest)")
+    if problems:
+        _record_forced(run, stage, problems)
+
+
+def _record_forced(run: RunDir, stage: str, problems: list[str]) -> None:
+    log.warning("re-running %s of run %s on inputs it did not record (forced): %s", stage, run.run_id,
+                "; ".join(problems))
+    forced = run.manifest().get("forced_reruns", [])
+    run.update_manifest(forced_reruns=[*forced, {"stage": stage, "at": time.time(), "problems": problems}])
+
+
+def _run_market(run: RunDir, store: MarketStore, config: RunConfig, *, rerun: bool, force: bool) -> MarketData:
+    """The run's market data: the store's now, or for a re-run the bars the run saw (the store may have grown
+    since), which must be the same data; a re-run over changed data needs --force."""
+    recorded = run.manifest().get("data") or {}
+    until = {c: pd.Timestamp(v["last"]) for c, v in recorded.get("coins", {}).items()} if rerun else None
+    market = load_market_data(store, config.coins, config.interval, config.costs, until=until)
+    if rerun and recorded.get("fingerprint") and recorded["fingerprint"] != market.fingerprint:
+        problem = f"the market data differs from what the run saw (fingerprint {recorded['fingerprint'][:12]}…)"
+        if not force:
+            raise StaleInputError(f"run {run.run_id}: {problem}; pass --force to re-run on the store as it is")
+        _record_forced(run, "data", [problem])
+    return market
+
+
+def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: bool, force: bool = False) -> dict:
+    """Run ``stages`` in order under the run's policies, recording everything in the manifest; a re-run
+    reads the market data the run saw (``force``: or the store's, if that changed)."""
     started = time.time()
     options = run.manifest().get("orchestration", {})
     price = options.get("cpu_hour_price", DEFAULT_CPU_HOUR_PRICE)
@@ -174,14 +243,14 @@ def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: 
     board = BreakerBoard(root / "breakers", BreakerSettings.from_env())
     resilience = ResilienceLog(run, board)
     run.update_manifest(status="running", prefect={"flow_run_id": str(flow_run.id), "flow_run_name": flow_run.name},
-                        started=run.manifest().get("started") or started)
+                        started=run.manifest().get("started") or started, process=current_process())
     cpus, stage_seconds = 0, 0.0
     try:
         cpus = start_ray(config.ray_address, config.workers)
-        estimate = CostEstimate(cpus, config.hours, price)
+        estimate = expected_cost(config, cpus, price, runs_dir=run.root.parent)
         run.update_manifest(resources=run.manifest().get("resources", {}) | {
             "workers": cpus, "cpu_hour_price": price, "estimate_usd": round(estimate.usd, 4),
-            "cost_limit": config.cost_limit})
+            "estimate_basis": estimate.basis, "cost_limit": config.cost_limit})
         refusal = cost_refusal(estimate, config.cost_limit, force=options.get("force", False))
         if refusal:
             raise CostLimitError(refusal)
@@ -189,17 +258,23 @@ def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: 
         if not rerun and options.get("refresh_from"):
             _refresh_market(run, MarketStore(root / "market"), options["refresh_from"], config)
         with guarding(resilience, board):
-            market = call(load_market_data, MarketStore(root / "market"), config.coins, config.interval, config.costs)
+            market = call(_run_market, run, MarketStore(root / "market"), config, rerun=rerun, force=force)
             windows = split_windows(market, config.windows)
             run.update_manifest(data=market.describe(), windows=windows.describe())
             ctx = StageContext(run, config, market, windows, SCOPES[options.get("safety_scope", "production")],
                                on_event=_route_event)
             for i, stage in enumerate(stages):
-                stage_seconds += run_stage(ctx, stage, resilience=resilience, cache=root / "cache",
-                                           refresh=rerun and i == 0)["seconds"]
+                _route_event({"event": "stage", "stage": stage, "state": "started"})
+                done = run_stage(ctx, stage, resilience=resilience, cache=root / "cache", refresh=rerun and i == 0)
+                stage_seconds += done["seconds"]
+                _route_event({"event": "stage", "stage": stage, "state": "finished", "seconds": done["seconds"],
+                              "cached": done["cached"], "summary": done["summary"]})
                 resilience.stage_recovered(stage)  # failures an earlier attempt of this stage gave up on
                 publish_stage_table(run, stage)
                 progress.done(stage)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through the CLI: `uce run --resume` continues it
+        _finish(run, "interrupted", started, stage_seconds, cpus, price)
+        raise
     except BaseException:
         _finish(run, "failed", started, stage_seconds, cpus, price)
         raise
@@ -266,10 +341,10 @@ def local_runner(workers: int | None = None) -> ThreadPoolTaskRunner:
 
 def run_pipeline(config: RunConfig, data_dir: Path, *, config_file: str = "", safety_scope: ScopeName = "production",
                  cpu_hour_price: float = DEFAULT_CPU_HOUR_PRICE, force: bool = False, refresh_from: str = "",
-                 on_event: EventSink | None = None) -> dict:
+                 overwrite: bool = False, on_event: EventSink | None = None) -> dict:
     """Run the nightly flow in this process for ``config`` (``config_file``, if it came from one, is
     recorded); ``on_event`` receives the evolution's events live (the CLI's progress display)."""
     with _live_events(on_event):
         return ultra_compressed_evolution(config_file=config_file, settings=config.model_dump(mode="json"),
                                           safety_scope=safety_scope, cpu_hour_price=cpu_hour_price, force=force,
-                                          refresh_from=refresh_from, data_dir=str(data_dir))
+                                          refresh_from=refresh_from, overwrite=overwrite, data_dir=str(data_dir))

@@ -1,5 +1,7 @@
 """Health of everything a run needs: the Prefect API, Ray, the venue / exchange, the market store's
-freshness, disk and memory — each scored 0-100, with an overall score and level.
+freshness, disk and memory — each scored 0-100, with an overall score and level. Freshness is judged only
+for the series fed by fetching (`uce data fetch`, the nightly refresh); a store of imported history is
+reported as such, at full score.
 
     component state: healthy (score >= 75), degraded (>= 25), critical (< 25)
     overall score:   mean of the components checked (a component not configured is not scored)
@@ -24,10 +26,10 @@ from typing import Literal, NamedTuple
 import pandas as pd
 
 from tasks.breakers import BreakerBoard
-from tasks.market_store import MarketStore, interval_timedelta
+from tasks.market_store import MarketStore, StoreEntry, interval_timedelta
 
-__all__ = ["Check", "HealthReport", "all_checks", "check_disk", "check_market", "check_memory", "check_prefect", "check_ray",
-           "check_venue", "health_report", "level_of"]
+__all__ = ["Check", "HealthReport", "all_checks", "check_disk", "check_market", "check_memory", "check_prefect",
+           "check_ray", "check_venue", "health_report", "level_of"]
 
 Level = Literal["excellent", "good", "degraded", "poor", "critical"]
 GB = 1024 ** 3
@@ -136,24 +138,45 @@ def check_venue(url: str | None, board: BreakerBoard | None = None) -> Check:
 
 
 def check_market(store: MarketStore, now: pd.Timestamp, board: BreakerBoard | None = None) -> Check:
-    """Age of the newest bar of the stalest coin: <= 2 bars 100, <= 1 day 80, <= 7 days 50, older 20."""
+    """Freshness of the series fed by fetching (`uce data fetch`, the nightly refresh; the store's fetch
+    record): age of the stalest one's newest bar, <= 2 bars 100, <= 1 day 80, <= 7 days 50, older 20.
+    Series that were only imported are historical: their age says nothing about a feed, so it is not judged."""
     try:
-        entries = store.entries()
+        entries, fetched = store.entries(), store.fetch_records()
     except Exception as exc:  # noqa: BLE001 - an unreadable store is the finding
         return Check("market", 0, f"{store.root} unreadable: {type(exc).__name__}: {exc}")
     if not entries:
         return Check("market", 40, f"{store.root} is empty: runs use the offline sample (uce data fetch)")
-    ages = {f"{e.coin}-{e.interval}": (now - e.last, interval_timedelta(e.interval)) for e in entries}
+    fed = [e for e in entries if e.series in fetched]
+    historical = [e for e in entries if e.series not in fetched]
+    if not fed:
+        check = Check("market", 100, f"historical store ({_newest_bar(historical)}), freshness not judged")
+    else:
+        check = _freshness(fed, now)
+        if historical:
+            check = check._replace(detail=f"{check.detail}; {len(historical)} historical series "
+                                          f"({_newest_bar(historical)}), freshness not judged")
+    return _with_breaker(check, board, "market")
+
+
+def _freshness(fed: list[StoreEntry], now: pd.Timestamp) -> Check:
+    """Scored by the stalest fetched series, on the scale in check_market's docstring."""
+    ages = {e.series: (now - e.last, interval_timedelta(e.interval)) for e in fed}
     name, (age, bar) = max(ages.items(), key=lambda kv: kv[1][0])
     score = 100 if age <= 2 * bar else 80 if age <= pd.Timedelta(days=1) else 50 if age <= pd.Timedelta(days=7) else 20
-    return _with_breaker(Check("market", score, f"{len(entries)} series; stalest {name}, newest bar "
-                                                f"{age.total_seconds() / 3600:.1f} h old"), board, "market")
+    return Check("market", score, f"{len(fed)} fetched series; stalest {name}, newest bar "
+                                  f"{age.total_seconds() / 3600:.1f} h old")
 
 
-def check_disk(path: Path) -> Check:
-    """Free space where the data lives: >= 10 GB 100, >= 2 GB 70, >= 0.5 GB 30, else 0."""
+def _newest_bar(entries: list[StoreEntry]) -> str:
+    return f"newest bar {max(e.last for e in entries).tz_convert('UTC'):%Y-%m-%d %H:%M} UTC"
+
+
+def check_disk(path: Path, *, free_bytes: Callable[[Path], int] = lambda p: shutil.disk_usage(p).free) -> Check:
+    """Free space where the data lives: >= 10 GB 100, >= 2 GB 70, >= 0.5 GB 30, else 0 (``free_bytes``
+    measures it; tests pass their own figure)."""
     path = next((p for p in (path, *path.parents) if p.exists()), Path("/"))
-    free = shutil.disk_usage(path).free
+    free = free_bytes(path)
     score = 100 if free >= 10 * GB else 70 if free >= 2 * GB else 30 if free >= GB // 2 else 0
     return Check("disk", score, f"{free / GB:.1f} GB free at {path}")
 

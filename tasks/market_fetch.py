@@ -79,7 +79,8 @@ def fetch_market_data(store: MarketStore, settings: ExchangeSettings, coins: lis
 
     `since` (UTC) is where a coin the store lacks starts; without it, the oldest bar the API still
     serves. Transport failures are retried with backoff; one that persists raises its typed error,
-    leaving every page merged so far in the store.
+    leaving every page merged so far in the store. Each coin fetched in full is recorded in the store's
+    fetch record (MarketStore.record_fetch): its series is fed by fetching.
     """
     if interval not in INTERVAL_MS:
         raise ValueError(f"interval={interval!r}: expected one of {', '.join(INTERVAL_MS)}")
@@ -98,5 +99,10 @@ def fetch_market_data(store: MarketStore, settings: ExchangeSettings, coins: lis
 
     since_ms = 0 if since is None else _utc_ms(pd.Timestamp(since))
     end = int(time.time() * 1000) if end_ms is None else end_ms
-    return [fetch_coin(store, info, coin, interval, since_ms=since_ms, end_ms=end, call=call, budget=budget,
-                       source=settings.url) for coin in coins]
+    reports = []
+    for coin in coins:
+        reports.append(fetch_coin(store, info, coin, interval, since_ms=since_ms, end_ms=end, call=call,
+                                  budget=budget, source=settings.url))
+        # Marks the series as fed by fetching: `uce health` judges its freshness, not that of imported ones.
+        store.record_fetch(coin, interval, endpoint=settings.url, fetched_at=time.time())
+    return reports

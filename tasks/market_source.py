@@ -8,6 +8,7 @@ Every run records which source it used, and the report prints it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
@@ -70,22 +71,27 @@ class MarketData:
         }
 
 
-def load_market_data(store: MarketStore, coins: tuple[str, ...], interval: str, costs: CostConfig) -> MarketData:
-    """The store's candles for ``coins`` with their funding. Only a store without any candles serves the
-    offline sample, and only for BTC; any other missing data is a MarketDataError naming what is missing."""
+def load_market_data(store: MarketStore, coins: tuple[str, ...], interval: str, costs: CostConfig, *,
+                     until: Mapping[str, pd.Timestamp] | None = None) -> MarketData:
+    """The store's candles for ``coins`` with their funding (each coin's up to its ``until`` bar, if given:
+    the data an earlier run saw). Only a store without any candles serves the offline sample, and only for
+    BTC; any other missing data is a MarketDataError naming what is missing."""
     interval_timedelta(interval)  # a malformed interval is named before anything else
     entries = store.entries()
     if not entries and not store.funding_entries() and coins == ("BTC",):
-        candles = offline_sample(interval)
+        candles = _up_to(offline_sample(interval), (until or {}).get("BTC"))
         coin = _with_funding("BTC", candles, None, interval, costs)
         return MarketData((coin,), interval, OFFLINE_SAMPLE_SOURCE, _funding_note(costs, (coin,)))
     missing = [c for c in coins if not store.candles_path(c, interval).exists()]
     if missing:
         raise MarketDataError(_missing_data(store, entries, missing, interval))
-    loaded = tuple(
-        _with_funding(c, store.read_candles(c, interval), store.read_funding(c), interval, costs) for c in coins
-    )
+    loaded = tuple(_with_funding(c, _up_to(store.read_candles(c, interval), (until or {}).get(c)),
+                                 store.read_funding(c), interval, costs) for c in coins)
     return MarketData(loaded, interval, f"market store {store.root}", _funding_note(costs, loaded))
+
+
+def _up_to(candles: pd.DataFrame, last: pd.Timestamp | None) -> pd.DataFrame:
+    return candles if last is None else candles[candles["timestamp"] <= last].reset_index(drop=True)
 
 
 def _missing_data(store: MarketStore, entries: list, missing: list[str], interval: str) -> str:

@@ -4,6 +4,9 @@ Layout under ``root`` (normally ``<data dir>/market``)::
 
     <COIN>-<interval>.parquet     candles: timestamp, open, high, low, close, volume
     funding/<COIN>.parquet        hourly funding: timestamp, funding_rate, premium
+    fetch.json                    the series fed by fetching (`uce data fetch`, the nightly refresh):
+                                  {"series": {"<COIN>-<interval>": {"coin", "interval", "endpoint",
+                                  "fetched_at" (epoch s)}}}; a series missing there was only imported
 
 Every write validates first and replaces the file atomically, so a failed or
 interrupted import leaves the store exactly as it was. Gaps are reported, never
@@ -12,20 +15,22 @@ filled: a backtest must not trade through bars that did not exist.
 from __future__ import annotations
 
 import fcntl
+import json
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import pandas as pd
 
-from tasks.atomic import write_parquet_atomic
+from tasks.atomic import write_json_atomic, write_parquet_atomic
 
 __all__ = [
     "CANDLE_COLUMNS",
     "FUNDING_COLUMNS",
+    "FetchRecord",
     "MarketDataError",
     "MarketStore",
     "MergeResult",
@@ -63,6 +68,20 @@ class StoreEntry:
     first: pd.Timestamp
     last: pd.Timestamp
     gaps: list[tuple[pd.Timestamp, pd.Timestamp]]
+
+    @property
+    def series(self) -> str:
+        """``"<COIN>-<interval>"``, the name fetch records use."""
+        return f"{self.coin}-{self.interval}"
+
+
+@dataclass(frozen=True)
+class FetchRecord:
+    """The last fetch of one series into the store: from where (the API's URL) and when (epoch seconds)."""
+    coin: str
+    interval: str
+    endpoint: str
+    fetched_at: float
 
 
 def interval_timedelta(interval: str) -> pd.Timedelta:
@@ -150,6 +169,30 @@ class MarketStore:
 
     def funding_path(self, coin: str) -> Path:
         return self.root / "funding" / f"{coin}.parquet"
+
+    @property
+    def fetch_record_path(self) -> Path:
+        return self.root / "fetch.json"
+
+    def record_fetch(self, coin: str, interval: str, *, endpoint: str, fetched_at: float) -> None:
+        """Note that ``coin`` at ``interval`` is fed by fetching from ``endpoint``; other series' records stay."""
+        record = FetchRecord(coin, interval, endpoint, fetched_at)
+        with self._lock():  # read-modify-write: two fetches of different coins may finish together
+            records = self.fetch_records()
+            records[f"{coin}-{interval}"] = record
+            write_json_atomic({"series": {name: asdict(r) for name, r in records.items()}}, self.fetch_record_path)
+
+    def fetch_records(self) -> dict[str, FetchRecord]:
+        """The series fed by fetching, by ``"<COIN>-<interval>"``; empty when the store was only imported."""
+        path = self.fetch_record_path
+        if not path.exists():
+            return {}
+        try:
+            series = json.loads(path.read_text())["series"]
+            return {name: FetchRecord(**fields) for name, fields in series.items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise MarketDataError(f"{path}: unreadable fetch record ({type(exc).__name__}: {exc}); delete it, "
+                                  "the next `uce data fetch` writes it again") from exc
 
     def read_candles(self, coin: str, interval: str) -> pd.DataFrame:
         path = self.candles_path(coin, interval)

@@ -11,7 +11,7 @@ from exchange.settings import ExchangeSettings
 from tasks.decision import load_rules
 from tasks.deploy import paper_paths
 
-__all__ = ["book_endpoint", "open_trader"]
+__all__ = ["account_address", "book_endpoint", "open_trader"]
 
 
 def book_endpoint(data_dir: Path, url: str | None) -> str:
@@ -20,6 +20,16 @@ def book_endpoint(data_dir: Path, url: str | None) -> str:
         return url
     state = StateStore(paper_paths(data_dir)).load()
     return state.endpoint if state is not None else "testnet"
+
+
+def account_address(data_dir: Path) -> str:
+    """The address the book trades from: the existing book's own, else that of the key `open_trader`
+    would load (so no key is needed once a book exists).
+
+    Raises ConfigurationError (no key, or not a key), naming where the key was looked for, never the key.
+    """
+    state = StateStore(paper_paths(data_dir)).load()
+    return state.address if state is not None else str(load_wallet().address)
 
 
 def open_trader(data_dir: Path, *, url: str | None = None, rules_path: str | Path | None = None,

@@ -21,7 +21,7 @@ import pandas as pd
 from kernels.families import FAMILY_NAMES, decode_params
 from tasks.atomic import write_json_atomic
 from tasks.config import RunConfig
-from tasks.run_dir import STAGES, RunDir
+from tasks.run_dir import STAGES, RunDir, run_status
 
 __all__ = ["GATES", "REPORT_VERSION", "build_report", "configuration_reading", "data_refresh_reading", "publish_report_artifact",
            "read_artifact", "report_html_path", "report_markdown", "report_schema", "run_overview", "strategy_entry",
@@ -488,7 +488,7 @@ def run_overview(run: RunDir) -> dict:
     return {
         "run_id": run.run_id,
         "started": _iso(manifest.get("started")),
-        "status": manifest.get("status", "unknown"),
+        "status": run_status(manifest),
         "coins": list(manifest.get("parameters", {}).get("coins") or data.get("coins", {})),
         "interval": data.get("interval"),
         "source": data.get("source"),

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -19,7 +21,8 @@ from typing import Any
 
 from tasks.atomic import file_sha256, write_json_atomic
 
-__all__ = ["RunDir", "STAGES", "code_digest", "code_version", "new_run_id"]
+__all__ = ["RunDir", "STAGES", "code_digest", "code_version", "current_process", "new_run_id", "run_status",
+           "stage_input_problems"]
 
 STAGES = ("evolve", "serialize", "validate", "deploy")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
@@ -52,6 +55,50 @@ def code_digest(packages: tuple[str, ...] = ("kernels", "exchange", "tasks")) ->
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def current_process() -> dict[str, Any]:
+    """Which process is running a run, for the manifest: a "running" run whose process is gone was killed."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "start_ticks": _start_ticks(os.getpid())}
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux), so a reused pid is not taken for it."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def run_status(manifest: dict[str, Any]) -> str:
+    """The manifest's status, except that a run still marked "running" whose process on this host is gone
+    (SIGKILL, power loss) is "interrupted". A run on another host is taken at its word."""
+    status = manifest.get("status", "unknown")
+    process = manifest.get("process") or {}
+    if status != "running" or process.get("host") != socket.gethostname() or not process.get("pid"):
+        return status
+    alive = _start_ticks(int(process["pid"]))
+    gone = alive is None if process.get("start_ticks") is None else alive != process["start_ticks"]
+    return "interrupted" if gone else status
+
+
+def stage_input_problems(run: "RunDir", stage: str) -> list[str]:
+    """What is wrong with the inputs a re-run of ``stage`` would read: the artifacts the previous stage
+    wrote, missing or changed since the manifest recorded their sha256 (e.g. swapped in from another run)."""
+    index = STAGES.index(stage)
+    if index == 0:
+        return []
+    previous = STAGES[index - 1]
+    recorded = run.manifest().get("stages", {}).get(previous, {}).get("artifacts", {})
+    problems = []
+    for name, sha in sorted(recorded.items()):
+        path = run.root / name
+        if not path.exists():
+            problems.append(f"{name} (written by {previous}) is missing")
+        elif file_sha256(path) != sha:
+            problems.append(f"{name} is not the file {previous} wrote (sha256 {file_sha256(path)[:12]}…, "
+                            f"recorded {sha[:12]}…)")
+    return problems
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,8 @@ def _serialize(ctx: StageContext) -> dict:
 
 
 def _validate(ctx: StageContext) -> dict:
-    table = validate_run(ctx.run, ctx.market, ctx.windows, ctx.config, run_batches=scoped_batches(ctx.scope))
+    table = validate_run(ctx.run, ctx.market, ctx.windows, ctx.config,
+                         run_batches=scoped_batches(ctx.scope, ctx.on_event))
     return {"summary": {"validated": len(table), "passed": int(table["passed"].sum()) if len(table) else 0},
             "artifacts": _written(ctx.run, ctx.run.validated)}
 

@@ -25,6 +25,7 @@ from prefect.context import FlowRunContext
 from exchange import errors
 from tasks.candidate import Candidate, ValidationInputs, prepare_validation_inputs
 from tasks.config import RunConfig, ValidationConfig
+from tasks.events import EventSink
 from tasks.market_source import MarketData
 from tasks.policies import call, record_violation, submit, with_policy
 from tasks.safety import Deadline, SafetyScope, Scoped, scoped_items
@@ -80,19 +81,30 @@ _WORK = {"gates12": (prepare_validation_inputs, scoped_validation_batch),
          "testnet": (prepare_live_inputs, scoped_testnet_batch)}
 
 
-def scoped_batches(scope: SafetyScope) -> RunBatches:
-    """A ``run_batches`` for tasks.validate.validate_run running every batch under ``scope``."""
+def _reported(result: Scoped, work: str, index: int, batches: list[list[Candidate]],
+              on_event: EventSink | None) -> Scoped:
+    if on_event is not None:
+        on_event({"event": "validation", "work": work, "done": index + 1, "total": len(batches),
+                  "candidates": sum(len(b) for b in batches[:index + 1]),
+                  "of": sum(len(b) for b in batches)})
+    return result
+
+
+def scoped_batches(scope: SafetyScope, on_event: EventSink | None = None) -> RunBatches:
+    """A ``run_batches`` for tasks.validate.validate_run running every batch under ``scope``; ``on_event``
+    hears of each finished batch ({"event": "validation", "work", "done", "total", "candidates"})."""
 
     def run_batches(work: str, batches: list[list[Candidate]], market: MarketData, windows: RunWindows,
                     config: RunConfig) -> list[Any]:
         prepare, batch = _WORK[work]
         if FlowRunContext.get() is not None:
             inputs = submit(_TASKS[prepare], market, windows, config)
-            results = [f.result() for f in [submit(_TASKS[batch], b, inputs, config.validation, scope)
-                                            for b in batches]]
+            pending = [submit(_TASKS[batch], b, inputs, config.validation, scope) for b in batches]
+            results = [_reported(f.result(), work, i, batches, on_event) for i, f in enumerate(pending)]
         else:
             inputs = call(prepare, market, windows, config)
-            results = [call(batch, b, inputs, config.validation, scope) for b in batches]
+            results = [_reported(call(batch, b, inputs, config.validation, scope), work, i, batches, on_event)
+                       for i, b in enumerate(batches)]
         for result in results:
             if result.violation:
                 record_violation(result.violation)

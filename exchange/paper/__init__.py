@@ -5,15 +5,16 @@
 - `registry`: the deployed strategies (SQLite), written by the deploy stage.
 - `state`: the book on disk (atomic, checksummed, previous good copy kept) and the locks.
 - `rules`: retirement, emergency shutdown and risk adjustment.
-- `netting`, `feed`, `ledger`, `status`: order netting, market data, Parquet tables, the status view.
+- `netting`, `feed`, `ledger`: order netting, market data, Parquet tables.
+- `status`: the status view, whether the book has anything to trade, the account's equity on the venue.
 - `replay_clock`: stepping the loopback venue's clock, to replay history at full speed.
 """
 from exchange.paper.registry import Registry, RegistryError, StrategySpec
 from exchange.paper.rules import EmergencyRules, PaperRules, RetirementRules, RiskRules
 from exchange.paper.state import PaperPaths, PaperStateError
-from exchange.paper.status import book_status
-from exchange.paper.trader import BarReport, PaperSettings, PaperTrader, StopReport
+from exchange.paper.status import book_status, nothing_to_trade, venue_account
+from exchange.paper.trader import BarReport, PaperSettings, PaperTrader, StopReport, coins_to_trade
 
 __all__ = ["BarReport", "EmergencyRules", "PaperPaths", "PaperRules", "PaperSettings", "PaperStateError",
            "PaperTrader", "Registry", "RegistryError", "RetirementRules", "RiskRules", "StopReport",
-           "StrategySpec", "book_status"]
+           "StrategySpec", "book_status", "coins_to_trade", "nothing_to_trade", "venue_account"]

@@ -38,7 +38,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -57,7 +57,7 @@ from exchange.paper.rules import (BARS_PER_DAY, PaperRules, breach_since, emerge
 from exchange.paper.state import BookState, PaperPaths, PaperStateError, StateStore, StrategyBook, file_lock
 from exchange.retry import call_with_retries
 
-__all__ = ["PaperSettings", "PaperTrader", "BarReport", "StopReport"]
+__all__ = ["PaperSettings", "PaperTrader", "BarReport", "StopReport", "coins_to_trade"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,16 @@ FUNDING_FAMILIES = frozenset({"funding_carry"})
 """Families whose kernels read the funding series (the others' targets do not depend on it)."""
 _EPS = 1e-12
 _UNSET = object()
+
+
+def coins_to_trade(state: BookState | None, specs: Iterable[StrategySpec]) -> list[str]:
+    """Coins the book must look at each bar: those of active registered strategies, and of strategies in
+    the book (`state`, None before the first run) that are active or still hold a position. Empty means
+    the trader has nothing to do."""
+    coins = {spec.coin for spec in specs if spec.status == "active"}
+    if state is not None:
+        coins |= {s.coin for s in state.strategies.values() if s.status == "active" or s.position != 0.0}
+    return sorted(coins)
 
 
 class PaperSettings(BaseModel):
@@ -232,9 +242,7 @@ class PaperTrader:
 
     @staticmethod
     def _coins(state: BookState, specs: dict[str, StrategySpec]) -> list[str]:
-        coins = {spec.coin for spec in specs.values() if spec.status == "active"}
-        coins |= {s.coin for s in state.strategies.values() if s.status == "active" or s.position != 0.0}
-        return sorted(coins)
+        return coins_to_trade(state, specs.values())
 
     # ---- the bar loop --------------------------------------------------------------------------------
 

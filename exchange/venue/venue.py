@@ -66,8 +66,8 @@ class Venue:
         with self._lock:
             self.engine.advance_to(self.clock.now_ms())
             if path == "/info":
-                if not isinstance(body, dict):
-                    raise UnsupportedRequest("body is not an object")
+                if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+                    raise UnsupportedRequest('body is not an object with a string "type"')
                 return self.info.answer(body)
             return self.exchange.answer(body)
 

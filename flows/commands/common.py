@@ -19,7 +19,7 @@ def data_dir(args: argparse.Namespace) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-def fail(message: str) -> int:
-    """Print ``error: message`` on one line to stderr and return exit code 2."""
+def fail(message: str, code: int = 2) -> int:
+    """Print ``error: message`` on one line to stderr and return ``code`` (2: the user's input)."""
     print(f"error: {message.splitlines()[0] if message else 'unknown error'}", file=sys.stderr)
-    return 2
+    return code

@@ -12,16 +12,18 @@ from rich.table import Table
 from exchange.errors import ConfigurationError
 from exchange.secrets import PRIVATE_KEY_BLOCK, PRIVATE_KEY_ENV, load_wallet
 from flows.commands.common import data_dir, fail
-from flows.commands.progress import EvolutionProgress
+from flows.commands.progress import RunDisplay
 from flows.jit_cache import start_compiling, wait_compiled
 from flows.parameters import FLAT_FIELDS, run_config
-from flows.ray_auth import token_auth_for
+from flows.commands.stage import rerun
+from flows.process_guard import guard_children
+from flows.ray_auth import cluster_refusal, token_auth_for
 from tasks.config import EvolveConfig, RunConfig, ValidationConfig
 from tasks.config_file import ConfigError, config_toml
-from tasks.costs import DEFAULT_CPU_HOUR_PRICE, CostEstimate, cost_refusal
+from tasks.costs import DEFAULT_CPU_HOUR_PRICE, cost_refusal, expected_cost
 from tasks.market_source import load_market_data
 from tasks.market_store import MarketDataError, MarketStore
-from tasks.run_dir import RunDir
+from tasks.run_dir import STAGES, RunDir, run_status
 from tasks.safety import SCOPES
 from tasks.windows import split_windows
 
@@ -48,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hours", metavar="H", help=f"time budget of the run ({_default(RunConfig, 'hours')})")
     p.add_argument("--validation-mode", choices=("full", "fast", "minimal"), help=f"({_default(v, 'mode')})")
     p.add_argument("--cost-limit", metavar="USD",
-                   help="refuse to start if the estimated cost (CPUs x --hours x price) exceeds this (USD)")
+                   help="refuse to start if the estimated cost (the expected evaluations at the rate measured on earlier "
+                        "runs, on the run's CPUs, at --cpu-hour-price) exceeds this (USD)")
     p.add_argument("--force", action="store_true", help="start even when the estimate exceeds --cost-limit")
     p.add_argument("--cpu-hour-price", type=float, default=DEFAULT_CPU_HOUR_PRICE,
                    help=f"USD per CPU-hour ({DEFAULT_CPU_HOUR_PRICE})")
@@ -77,6 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--testnet-url", metavar="URL",
                    help="with --testnet: 'testnet' or the URL of a Hyperliquid-compatible API such as `uce venue` "
                         "(testnet)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run --run-id from its first unfinished stage, with its recorded settings")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the existing run --run-id: its artifacts are deleted before the new run starts")
     p.add_argument("--refresh-from", metavar="URL", default="",
                    help="first fetch new candles and funding for --coins from mainnet, testnet or a URL (as `uce "
                         "data fetch` does); a failed fetch is reported and the run goes on with the store")
@@ -108,6 +115,40 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     return run_config(flat, config_file=args.config or "", flat_names=_FLAGS)
 
 
+def _existing_run_refusal(run: RunDir, *, overwrite: bool) -> str | None:
+    """Why a new run may not take ``run``'s id (one line), or None: the id is free, or --overwrite."""
+    manifest = run.manifest()
+    if not manifest:
+        return None
+    status = run_status(manifest)
+    if status == "running":
+        return f"run {run.run_id} is still running (process {manifest['process']['pid']}); choose another --run-id"
+    if overwrite:
+        return None
+    return (f"run {run.run_id} already exists ({status}): --resume continues its unfinished stages, --overwrite "
+            "replaces it (its artifacts are deleted first), or choose another --run-id")
+
+
+def _resume(args: argparse.Namespace) -> int:
+    """`uce run --resume --run-id ID`: the run's first unfinished stage and those after it, as it was set up."""
+    if not args.run_id:
+        return fail("--resume needs --run-id: the run to continue (`uce runs` lists them)")
+    given = [_FLAGS[name] for name in FLAT_FIELDS if name != "run_id" and getattr(args, name) is not None]
+    if args.config or args.overwrite or given:
+        extra = ", ".join(given + ["--config"] * bool(args.config) + ["--overwrite"] * args.overwrite)
+        return fail(f"--resume continues run {args.run_id} with its recorded settings; leave out {extra}")
+    try:
+        target = RunDir.for_run(data_dir(args), args.run_id)
+    except ValueError as err:
+        return fail(str(err))
+    stages = target.manifest().get("stages", {})
+    unfinished = [s for s in STAGES if stages.get(s, {}).get("status") != "completed"]
+    if target.manifest() and not unfinished:
+        Console().print(f"run {args.run_id} has completed every stage; nothing to resume")
+        return 0
+    return rerun(args, args.run_id, unfinished[0] if unfinished else STAGES[0])
+
+
 def _key_refusal() -> str | None:
     """Why --testnet cannot trade: no usable key in the environment or the Prefect Secret block (None if
     there is one). The message names where the key was looked for, never the key."""
@@ -119,13 +160,16 @@ def _key_refusal() -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.resume:
+        return _resume(args)
     try:
         config = build_config(args)
         if args.print_config:
             print(config_toml(config), end="")
             return 0
         root = data_dir(args)
-        RunDir.for_run(root, config.run_id)
+        if refusal := _existing_run_refusal(RunDir.for_run(root, config.run_id), overwrite=args.overwrite):
+            return fail(refusal)
         # Fail in a second on bad data, before Prefect and Ray start (unless the run fetches its data first).
         source = f"data refreshed from {args.refresh_from} first"
         if not args.refresh_from:
@@ -141,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
         if refusal := _key_refusal():
             return fail(refusal)
         key_pending = False
-    estimate = CostEstimate(config.workers or os.cpu_count() or 1, config.hours, args.cpu_hour_price)
+    estimate = expected_cost(config, config.workers or os.cpu_count() or 1, args.cpu_hour_price,
+                             runs_dir=root / "runs")
     refusal = cost_refusal(estimate, config.cost_limit, force=args.force)
     if refusal:
         return fail(refusal)
@@ -149,7 +194,10 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"run [bold]{config.run_id}[/]: {source}; {config.evolve.strategies} strategies × "
                   f"{config.evolve.generations} generations on {config.evolve.islands} island(s); "
                   f"estimated cost {estimate.describe()}")
+    if config.ray_address and (refusal := cluster_refusal(config.ray_address)):
+        return fail(refusal)
     token_auth_for(config.ray_address)  # before Ray is imported
+    guard_children()
     from flows.pipeline import run_pipeline  # heavy imports (Prefect, Ray) only once the input is known good
     from flows.prefect_api import prefect_api
 
@@ -159,36 +207,53 @@ def run(args: argparse.Namespace) -> int:
         if key_pending and (refusal := _key_refusal()):
             return fail(refusal)
         wait_compiled(compiling)
-        with EvolutionProgress(console) as show:
+        with RunDisplay(console) as show:
             report = run_pipeline(config, root, config_file=args.config or "", safety_scope=args.safety_scope,
                                   cpu_hour_price=args.cpu_hour_price, force=args.force,
-                                  refresh_from=args.refresh_from, on_event=show)
+                                  refresh_from=args.refresh_from, overwrite=args.overwrite, on_event=show)
     _print_summary(console, report, RunDir.for_run(root, config.run_id), time.perf_counter() - started)
     return 0
 
 
 def _print_summary(console: Console, report: dict, run: RunDir, seconds: float) -> None:
+    """The run's last screen: the funnel, the best validated strategies, resources and where the report is."""
+    from tasks.ui_artifacts import top_strategies  # Prefect is loaded by now
+
     summary = report["execution_summary"]
-    table = Table(title=f"run {report['run_id']} — {report['status']} in {seconds:.1f} s")
-    table.add_column("stage")
-    table.add_column("seconds", justify="right")
-    for stage, secs in report["stage_seconds"].items():
-        table.add_row(stage, f"{secs:.1f}" if secs is not None else "-")
-    console.print(table)
+    console.print(f"\nrun [bold]{report['run_id']}[/] {report['status']} in {seconds:.1f} s: "
+                  f"evaluated {summary['strategies_evaluated']} genomes ({summary['strategies_generated']} distinct) → "
+                  f"{summary['candidates']} candidates → {summary['strategies_validated']} validated → "
+                  f"{summary['strategies_deployed']} deployed")
     if note := report.get("phase_performance", {}).get("stop_note"):
         console.print(f"[yellow]{note}[/]")
-    console.print(
-        f"evaluated {summary['strategies_evaluated']} genomes ({summary['strategies_generated']} distinct) → "
-        f"{summary['candidates']} candidates → {summary['strategies_validated']} validated → "
-        f"{summary['strategies_deployed']} deployed"
-    )
+    if rows := top_strategies(run, "validate")[:5]:
+        table = Table(title="best candidates after validation", title_justify="left")
+        for column in ("strategy", "coin", "family", "Sharpe", "max DD"):
+            table.add_column(column, no_wrap=True, min_width=len(column), max_width=14)
+        table.add_column("verdict", overflow="ellipsis", no_wrap=True, max_width=26)
+        for row in rows:
+            table.add_row(str(row.get("strategy_id", ""))[:8], str(row.get("coin", "")), str(row.get("family", "")),
+                          _fixed(row.get("gate1_sharpe"), "{:.2f}"), _fixed(row.get("gate1_max_drawdown"), "{:.1%}"),
+                          _verdict(row))
+        console.print(table)
     resources = run.manifest().get("resources", {})
-    last = (resources.get("executions") or [{}])[-1]
     console.print(f"{resources.get('workers')} CPUs: {resources.get('cpu_hours', 0):.4f} CPU-hours, estimated cost "
-                  f"${resources.get('estimated_cost_usd', 0):.4f} at ${resources.get('cpu_hour_price')}/CPU-hour; "
-                  f"flow {last.get('seconds', 0):.1f} s of which stage work {last.get('stage_seconds', 0):.1f} s")
+                  f"${resources.get('estimated_cost_usd', 0):.4f} at ${resources.get('cpu_hour_price')}/CPU-hour")
     resilience = run.manifest().get("resilience") or {}
     if resilience.get("failures") or resilience.get("violations"):
         console.print(f"resilience: {resilience['state']} ({resilience['failures']} failures, "
                       f"{resilience['recovered']} recovered, {resilience['violations']} safety-scope violations)")
-    console.print(f"artifacts: {run.root}")
+    console.print(f"report: {run.root / 'report.html'}")
+
+
+def _verdict(row: dict) -> str:
+    """"passed", or the first reason a gate gave ("Sharpe -2.19 < 1.0")."""
+    if row.get("passed"):
+        return "passed"
+    first = str(row.get("reasons") or "").split(";")[0]
+    first = first.split(": ", 1)[-1] if first.startswith("gate") else first
+    return "not significant (StepM)" if first.startswith("not significant") else first
+
+
+def _fixed(value: object, form: str) -> str:
+    return form.format(value) if isinstance(value, (int, float)) and value == value else "—"

@@ -10,13 +10,16 @@ from rich.console import Console
 
 from exchange.limits import HISTORY
 from exchange.venue import Faults, Venue, VenueServer
+from exchange.venue.server import MAX_BODY_BYTES
 from flows.commands.common import data_dir, fail
 
 __all__ = ["register", "run", "build_venue"]
 
 _DEFAULT_USDC = 100_000.0
-_EPILOG = """operator endpoints (POST JSON): /admin/clock, /admin/step {"hours": 24}, \
-/admin/fund {"user": "0x..", "usdc": 1000}, /admin/faults {"error_rate": 0.3, "latency_ms": 50, "seed": 1}"""
+_EPILOG = f"""operator endpoints (POST JSON): /admin/clock, /admin/step {{"hours": 24}}, \
+/admin/fund {{"user": "0x..", "usdc": 1000}}, /admin/faults {{"error_rate": 0.3, "latency_ms": 50, "seed": 1}}. \
+Bodies over {MAX_BODY_BYTES / 2**20:g} MiB are refused with 413, malformed requests with a 4xx and \
+{{"code": status, "msg": reason}}."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -469,3 +469,108 @@ def test_the_prefect_task_processes_the_new_bars(tmp_path: Path, synthetic, monk
     later = paper_bar.fn(str(tmp_path), server.url)  # the hourly run was late: three bars, the last trades
     assert later["bars"] == [first["bars"][0] + k * BAR_MS for k in (1, 2, 3)]
     assert PaperPaths(tmp_path / "paper").performance.exists()
+
+
+# ---- a book with nothing to trade ------------------------------------------------------------------
+
+
+def _venue_requests(venue: Venue) -> list[str]:
+    """The paths of every /info and /exchange request the venue answers from now on (the SDK reaches it
+    over HTTP as always; only the venue's own dispatcher is wrapped, to count)."""
+    seen: list[str] = []
+    handle = venue.handle
+
+    def counted(path: str, body):
+        seen.append(path)
+        return handle(path, body)
+
+    venue.handle = counted
+    return seen
+
+
+def _empty_book_line(data_dir: Path, detail: str) -> str:
+    return (f"nothing deployed, the paper book is empty (registry {data_dir / 'paper' / 'registry.sqlite'}: "
+            f"{detail}); run `uce run` first to deploy strategies")
+
+
+def test_an_empty_book_says_so_and_never_contacts_the_venue(tmp_path: Path, market, capsys,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    venue = Venue(market, start_ms=T0_MS + START_BAR * BAR_MS, speed=0.0)
+    account = wallet("empty-book")
+    fund(venue, account)
+    requests = _venue_requests(venue)
+    with VenueServer(venue) as server:
+        assert _cli(tmp_path, "run", "--url", server.url) == 0  # no key anywhere, and no --once: still done
+        assert capsys.readouterr().out == _empty_book_line(tmp_path, "no such file") + "\n"
+        monkeypatch.setenv("UCE_PRIVATE_KEY", account.key.hex())  # a key changes nothing either
+        assert _cli(tmp_path, "run", "--once", "--url", server.url) == 0
+        assert capsys.readouterr().out == _empty_book_line(tmp_path, "no such file") + "\n"
+    assert requests == []
+    assert not (tmp_path / "paper").exists()  # looked, created nothing
+
+
+def test_nothing_to_trade_names_the_registry_and_why(tmp_path: Path) -> None:
+    from exchange.paper import Registry, nothing_to_trade
+
+    paths = PaperPaths(tmp_path / "paper")
+    registry = paths.registry
+    assert nothing_to_trade(paths) == f"registry {registry}: no such file" and not paths.root.exists()
+    Registry(registry).register([])
+    assert nothing_to_trade(paths) == f"registry {registry}: no strategy registered"
+    register_book(tmp_path, specs(["rsi", "ema"]))
+    assert nothing_to_trade(paths) is None
+    Registry(registry).set_status("s-rsi", "retired", "test", 0)
+    Registry(registry).set_status("s-ema", "stopped", "test", 0)
+    assert nothing_to_trade(paths) == f"registry {registry}: all 2 strategies retired or stopped, no position held"
+    held = BookState("b", "http://x", "0xabc", 0, strategies={
+        "s-rsi": StrategyBook("s-rsi", "BTC", 10.0, 0, status="retired", position=0.5)})
+    StateStore(paths).save(held)  # a position is still held: the trader must go on marking and closing it
+    assert nothing_to_trade(paths) is None
+
+
+def test_status_shows_the_venue_accounts_equity_not_zeros(tmp_path: Path, market, capsys,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The book `uce paper run` used to leave behind with nothing deployed: no strategy, the venue's
+    account funded with 100,000 USDC."""
+    venue = Venue(market, start_ms=T0_MS + START_BAR * BAR_MS, speed=0.0)
+    account = wallet("funded")
+    venue.engine.fund(account.address, 100_000.0)
+    paths = PaperPaths(tmp_path / "paper")
+    with VenueServer(venue) as server:
+        StateStore(paths).save(BookState("b" * 32, server.url, account.address.lower(), 0))
+        assert _cli(tmp_path, "status") == 0  # no key needed: the book knows its account
+        out = capsys.readouterr().out
+        assert f"venue account {account.address.lower()} on {server.url}: equity 100,000.00 USD" in out
+        assert _empty_book_line(tmp_path, "no such file") in out and "0.00 USD of 0.00" not in out
+        assert _cli(tmp_path, "status", "--json") == 0
+        status = json.loads(capsys.readouterr().out)
+        assert status["venue"]["equity"] == 100_000.0 and status["venue"]["error"] is None
+
+        paths.state.unlink()  # no book at all: the key names the account
+        monkeypatch.setenv("UCE_PRIVATE_KEY", account.key.hex())
+        assert _cli(tmp_path, "status", "--url", server.url) == 0
+        out = capsys.readouterr().out
+        assert f"venue account {account.address} on {server.url}: equity 100,000.00 USD" in out
+    assert account.key.hex() not in out and account.key.hex()[2:] not in out
+
+
+def test_status_of_a_trading_book_shows_the_venue_equity_beside_the_books(tmp_path: Path, synthetic,
+                                                                         capsys) -> None:
+    paths, _ = _book_with_state(tmp_path, synthetic)
+    venue, server, account = synthetic
+    held = HyperliquidClient(account, ExchangeSettings(endpoint=server.url)).user_state().account_value
+    assert _cli(tmp_path, "status") == 0
+    out = capsys.readouterr().out
+    assert f"on {server.url}: equity {held:,.2f} USD" in out and "book equity " in out
+
+
+def test_status_says_in_one_line_when_the_venue_cannot_be_reached(tmp_path: Path, capsys) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    address = wallet("unreachable").address.lower()
+    StateStore(PaperPaths(tmp_path / "paper")).save(BookState("c" * 32, dead, address, 0))
+    assert _cli(tmp_path, "status", "--retries", "1") == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "venue account" in line]
+    assert lines == [lines[0]] and lines[0].startswith(f"venue account {address}: cannot reach the venue at {dead}")
+    assert "equity" not in lines[0]

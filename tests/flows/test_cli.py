@@ -138,3 +138,28 @@ def test_a_coin_is_whatever_the_store_has(shared_data: Path, tmp_path: Path, cap
     # With any data in the store, BTC no longer falls back to the offline sample.
     code = main(["--data-dir", str(tmp_path), "run", "--test-mode"])
     assert code == 2 and "has no 1h candles for BTC" in capsys.readouterr().err
+
+
+def test_an_unexpected_error_is_one_line_and_v_shows_the_traceback(tmp_path: Path, monkeypatch, capsys) -> None:
+    from flows.commands import report
+
+    def broken(args) -> int:
+        raise RuntimeError("the disk said no\nsecond line")
+
+    monkeypatch.setattr(report, "run_runs", broken)
+    assert main(["--data-dir", str(tmp_path), "runs"]) == 1
+    assert capsys.readouterr().err == "error: RuntimeError: the disk said no (-v shows where)\n"
+    assert main(["-v", "--data-dir", str(tmp_path), "runs"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and err.endswith("error: RuntimeError: the disk said no\n")
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(tmp_path: Path, monkeypatch, capsys) -> None:
+    from flows.commands import report
+
+    def interrupted(args) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "run_runs", interrupted)
+    assert main(["--data-dir", str(tmp_path), "runs"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"

@@ -83,3 +83,18 @@ def test_the_run_fetched_new_bars_and_real_funding_first(run_dir: Path, market) 
     report = json.loads((run_dir / "report.json").read_text())
     assert report["data_refresh"]["new_bars"] == NEW
     assert f"Fresh data: {NEW} new hourly bars for {COIN}" in (run_dir / "report.html").read_text()
+
+
+def test_uce_log_records_reach_the_prefect_run(run_dir: Path) -> None:
+    """The UI's Logs tab shows uce's own lines (here the refresh's, from flows.pipeline), not only states."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    flow_run = UUID(manifest(run_dir)["prefect"]["flow_run_id"])
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run])))
+    messages = {log.name: log.message for log in logs}
+    assert "data refresh from http://127.0.0.1" in messages.get("flows.pipeline", ""), sorted(messages)
+    assert any(name.startswith("tasks.") for name in messages), sorted(messages)

@@ -100,6 +100,14 @@ def test_run_on_an_existing_cluster(prefect_server: str, ray_cluster: str, tmp_p
     assert progress[0].data == 100.0
 
 
+def test_a_wrong_ray_token_is_one_line_naming_where_it_came_from(ray_cluster: str, tmp_path: Path) -> None:
+    env = dict(os.environ, RAY_AUTH_TOKEN="not-the-cluster-token")
+    done = uce(tmp_path, "run", *RUN_ARGS, "--ray-address", ray_cluster, env=env)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr[-3000:]
+    assert done.stderr.startswith(f"error: Ray at {ray_cluster} refused this machine's token (from $RAY_AUTH_TOKEN)")
+    assert "not-the-cluster-token" not in done.stderr and not (tmp_path / "runs").exists()
+
+
 def test_prefect_deploy_all_and_a_manual_run_by_a_worker(prefect_server: str, ray_cluster: str,
                                                          tmp_path: Path) -> None:
     env = dict(os.environ)

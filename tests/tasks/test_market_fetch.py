@@ -137,6 +137,20 @@ def test_requests_stay_within_the_weight_budget(served: tuple[Venue, str], tmp_p
 
 
 @pytest.mark.parametrize("served", [{"start_ms": _ms("2023-12-31")}], indirect=True)
+def test_fetches_of_different_coins_accumulate_in_the_fetch_record(served: tuple[Venue, str], tmp_path: Path) -> None:
+    url = served[1]
+    store = MarketStore(tmp_path / "market")
+    assert store.fetch_records() == {}
+    before = time.time()
+    for coin in COINS:
+        _fetch(store, url, [coin], since=pd.Timestamp("2023-12-30", tz="UTC"))
+    records = store.fetch_records()
+    assert sorted(records) == ["BTC-1h", "ETH-1h"]
+    assert {(r.coin, r.interval, r.endpoint) for r in records.values()} == {("BTC", "1h", url), ("ETH", "1h", url)}
+    assert all(before <= r.fetched_at <= time.time() for r in records.values())
+
+
+@pytest.mark.parametrize("served", [{"start_ms": _ms("2023-12-31")}], indirect=True)
 def test_cli_fetch_from_a_date(served: tuple[Venue, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = served[1]
     assert main(["--data-dir", str(tmp_path), "data", "fetch", "--coins", "BTC", "--since", "2023-12-30",
