@@ -42,7 +42,7 @@ from numba import njit, prange
 
 from kernels.evaluate import Costs, Market, evaluate, positions
 from kernels.families import FAMILY_NAMES, N_FAMILIES
-from kernels.families.ema_crossover import ema_crossover_windows_2d_nb
+from kernels.families.ema_crossover import ema_crossover_windows_nb
 from kernels.genome import (FIRST_FAMILY_GENE, GENE_DIRECTION, GENE_LEVERAGE, GENE_STOP_LOSS, GENE_TAKE_PROFIT,
                             N_GENES, decode_risk_nb)
 from kernels.metrics import METRIC_NAMES, N_METRICS
@@ -123,7 +123,7 @@ def bench_ema(vbt, market: Market, rng: np.random.Generator, repeats: int) -> fl
     genes = ema_genomes(rng, GENOMES)
     families = np.zeros(GENOMES, dtype=np.int64)
     bounds = np.array([0, BARS - 1])
-    windows = ema_crossover_windows_2d_nb(genes)
+    windows = ema_crossover_windows_nb(genes)
     close = pd.Series(market.close)
     evaluate(market, families[:4], genes[:4], bounds, COSTS)  # JIT warm-up (cache load)
     vbt_ema(vbt, close, windows[:4, 0], windows[:4, 1])

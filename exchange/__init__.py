@@ -1,9 +1,11 @@
-"""Everything that talks the Hyperliquid API.
+"""Everything about the exchange: the Hyperliquid client, the loopback venue, paper trading, the replay oracle.
 
-- `client`: orders, cancels, leverage and account state through the official SDK, safe to retry.
-- `market_data`: candleSnapshot / fundingHistory parsers and pagers; `rate_limit`: the weight budget.
-- `errors`: the typed exception hierarchy (what is retried) and the venue's own sentences.
-- `limits`: tick, lot, $10 minimum, fees, history depth, nonce window and rate-limit weights.
-- `settings`, `connect`, `retry`, `ids`, `secrets`: endpoint, start-up, retries, cloids/nonces, the key.
+- `hyperliquid/`: the client side of the API (client, connect, settings, secrets, ids, retry, rate_limit,
+  market_data, limits).
 - `venue/`: the loopback venue, a local Hyperliquid-compatible server over replayed data.
+- `paper/`: paper trading of the deployed strategies through the client.
+- `replay`: the event-driven replay engine, the oracle the vectorised kernel is checked against.
+- `errors`: the typed exception hierarchy (what is retried, `is_transient`) and the venue's own sentences,
+  shared by the client and the venue.
+- `atomic`: atomic file writes (temporary file, fsync, rename, folder fsync) for every layer above.
 """

@@ -16,17 +16,23 @@
 The message of every exception raised from a venue answer is the venue's own sentence. The sentences
 below are Hyperliquid's (docs "Error responses"; live answers append " asset=N" to order errors); the
 loopback venue writes them from this table so the client and the venue can never disagree.
+
+`typed_error` maps what the SDK and `requests` raise onto the hierarchy, and `is_transient` is the one
+answer to "is this failure worth retrying?" for the client's retries and for the pipeline's task policies.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
+
+import requests
+from hyperliquid.utils.error import ClientError, ServerError
 
 __all__ = [
     "ExchangeError", "TemporaryError", "TransportError", "RateLimitError", "VenueUnavailableError",
     "PermanentError", "BadRequestError", "ConfigurationError", "AuthError", "NonceError", "ExpiredError",
     "OrderRejectedError", "TickSizeError", "InvalidSizeError", "MinNotionalError", "InsufficientMarginError",
     "ReduceOnlyError", "PostOnlyMatchError", "IocNoMatchError", "NoLiquidityError", "OrderNotFoundError",
-    "Msg", "error_from_message", "error_from_order_status",
+    "Msg", "error_from_message", "error_from_order_status", "typed_error", "is_transient",
 ]
 
 
@@ -195,3 +201,36 @@ def error_from_order_status(status: str, cloid: str) -> OrderRejectedError:
     """The typed exception for an order the venue recorded as refused (`orderStatus` status string)."""
     error = _REJECTED_STATUS.get(status, OrderRejectedError)
     return error(f"order {cloid} was refused by the venue: {status}")
+
+
+def typed_error(exc: BaseException) -> ExchangeError | None:
+    """The typed error for an exception raised by the SDK or `requests`, or None if it is neither.
+
+    >>> type(typed_error(requests.exceptions.ConnectionError("refused"))).__name__
+    'TransportError'
+    """
+    if isinstance(exc, ExchangeError):
+        return exc
+    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                        requests.exceptions.ChunkedEncodingError)):
+        return TransportError(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, ServerError):
+        return VenueUnavailableError(f"HTTP {exc.status_code}: {str(exc.message)[:200]}")
+    if isinstance(exc, ClientError):
+        cls = RateLimitError if exc.status_code == 429 else BadRequestError
+        return cls(f"HTTP {exc.status_code}: {str(exc.error_message)[:200]}")
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether `exc` is worth retrying: a `TemporaryError`, what the SDK or `requests` raise for a dropped
+    connection, a timeout, HTTP 429 or 5xx (`typed_error`), or the built-in `ConnectionError` and
+    `TimeoutError`. Never a `PermanentError` (bad input, a venue refusal) nor any other exception.
+
+    >>> is_transient(RateLimitError("HTTP 429")), is_transient(MinNotionalError("under $10"))
+    (True, False)
+    """
+    typed = typed_error(exc)
+    if typed is not None:
+        return isinstance(typed, TemporaryError)
+    return isinstance(exc, (ConnectionError, TimeoutError))

@@ -1,8 +1,10 @@
-"""Event-driven paper trading, one bar at a time: a strategy names a target, a broker fills, books keep score.
+"""Event-driven replay of a strategy, one bar at a time: the strategy names a target, a broker fills, books keep score.
 
 Written apart from the vectorised kernel (kernels/simulate.py) so that each checks the other: the
-validate stage replays a window with both and requires the same trades. The paper trader drives the same
-`Engine` with live bars.
+validate stage replays a window with both and requires the same trades (gate 2, tasks/gate_replay.py),
+and gate 3 takes the engine's books over a venue session as what the venue's books should be
+(tasks/gate_venue.py, tasks/gate_testnet.py). The paper trader does not use the engine: it keeps its
+own books per strategy (exchange.paper) and trades through the exchange client; it shares `Bar`.
 
 Per bar, in event order (DESIGN.md "Simulation rules"):
 
@@ -40,17 +42,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernels.evaluate import Market
-
 __all__ = [
-    "Bar", "Books", "Broker", "Engine", "Fill", "GenomeStrategy", "ReplaySummary", "StopOrder", "Strategy",
-    "TargetSeries", "Trade",
+    "Bar", "Books", "Broker", "Engine", "Fill", "ReplaySummary", "StopOrder", "Strategy", "TargetSeries", "Trade",
 ]
 
 
 class Bar(NamedTuple):
-    """One completed bar. `index` numbers bars in their source series; `time` is the bar's open (epoch ms);
-    funding is the rate for holding over the bar (fraction of notional, positive = longs pay)."""
+    """One completed bar, the one bar record of the replay engine and the paper trader's feed.
+
+    `index` numbers bars in their source series (the paper feed: hours since the epoch); `time` is the
+    bar's open (epoch ms); prices in USD, volume in coins; funding is the rate charged for holding over
+    the bar, on the position at the close price (fraction of notional, positive = longs pay)."""
 
     index: int
     time: int
@@ -96,8 +98,6 @@ class StopOrder(NamedTuple):
     trigger: float
     closes_long: bool
 
-
-_MARKET_COLUMNS = ("open", "high", "low", "close", "volume", "funding")
 
 Strategy = Callable[[Bar], float]
 """Called at each bar's close with that bar; returns the target position as a fraction of equity."""
@@ -361,24 +361,3 @@ class TargetSeries:
 
     def __call__(self, bar: Bar) -> float:
         return float(self.targets[bar.index])
-
-
-class GenomeStrategy:
-    """A genome as a live strategy: each bar is appended to the history and the position for the newest
-    bar is recomputed from everything received so far (O(bars) per bar: for paper trading and tests).
-
-    history: the bars before the first one fed. positions_fn(market) returns the target positions of
-    every bar of `market`, e.g. ``lambda m: kernels.evaluate.positions(m, family, genes)``.
-    """
-
-    def __init__(self, history: Market, positions_fn: Callable[[Market], np.ndarray]) -> None:
-        self._columns = {name: list(getattr(history, name)) for name in _MARKET_COLUMNS}
-        self._bars_per_year = history.bars_per_year
-        self._positions_fn = positions_fn
-
-    def __call__(self, bar: Bar) -> float:
-        for name, column in self._columns.items():
-            column.append(getattr(bar, name))
-        market = Market(*(np.asarray(self._columns[name], dtype=np.float64) for name in _MARKET_COLUMNS),
-                        self._bars_per_year)
-        return float(self._positions_fn(market)[-1])

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from prefect import flow
+from prefect import Task, flow
+from pydantic import BaseModel, ConfigDict
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from exchange.secrets import load_wallet
+from exchange.hyperliquid.secrets import load_wallet
 from flows.parameters import run_config
 from flows.ray_runner import EMBEDDED_RAY, UceRayTaskRunner, ray_task_runner, start_ray  # noqa: F401 - bench/evolution.py imports the first and third from here
 from tasks.breakers import BreakerBoard, BreakerSettings
@@ -42,7 +43,7 @@ from tasks.report_html import write_report_html
 from tasks.resilience import ResilienceLog
 from tasks.run_dir import STAGES, RunDir, code_version, current_process, run_status, stage_input_problems
 from tasks.safety import SCOPES, ScopeName
-from tasks.stages import StageContext, run_stage
+from tasks.stages import StageContext, deploy, evolve, run_stage, serialize, validate
 from tasks.ui_artifacts import RunProgress, publish_stage_table, publish_summary
 from tasks.windows import split_windows
 
@@ -51,9 +52,20 @@ __all__ = ["CostLimitError", "RunExistsError", "StaleInputError", "local_runner"
 
 log = logging.getLogger(__name__)
 StageName = Literal["evolve", "serialize", "validate", "deploy"]
+PIPELINE = (evolve, serialize, validate, deploy)  # the stage tasks, in order; a re-run takes a slice
 
 # Live consumers of the evolution's events in this process (the CLI's progress display): run_pipeline sets it.
 _LIVE_EVENTS: contextvars.ContextVar[EventSink | None] = contextvars.ContextVar("uce_live_events", default=None)
+
+
+class RunOptions(BaseModel):
+    """How a run is carried out, beside what it computes (RunConfig); the manifest keeps it as "orchestration"."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    safety_scope: ScopeName = "production"
+    cpu_hour_price: float = DEFAULT_CPU_HOUR_PRICE
+    force: bool = False  # run even when the cost estimate exceeds the limit
+    refresh_from: str = ""  # where new market data is fetched from first; "" = nowhere
 
 
 class CostLimitError(ValueError):
@@ -134,12 +146,12 @@ def ultra_compressed_evolution(
         load_wallet()  # no key: fail now, not hours later in gate 3 (the error names where it looked, never a key)
     run = RunDir.for_run(Path(data_dir).expanduser().resolve(), config.run_id)
     _claim(run, overwrite=overwrite)
-    orchestration = {"safety_scope": safety_scope, "cpu_hour_price": cpu_hour_price, "force": force,
-                     "refresh_from": refresh_from}
+    options = RunOptions(safety_scope=safety_scope, cpu_hour_price=cpu_hour_price, force=force,
+                         refresh_from=refresh_from)
     run.update_manifest(run_id=config.run_id, status="running", code_version=code_version(),
-                        parameters=config.model_dump(mode="json"), orchestration=orchestration,
+                        parameters=config.model_dump(mode="json"), orchestration=options.model_dump(),
                         config_file=config_file_record(config_file) if config_file else None)
-    return _execute(run, config, STAGES, rerun=False)
+    return _execute(run, config, PIPELINE, rerun=False)
 
 
 class RunExistsError(ValueError):
@@ -199,7 +211,7 @@ def rerun_stage(run_id: str, stage: StageName = "validate", only: bool = False, 
                     run_id, ", ".join(dropped))
     config = config.model_copy(
         update={"ray_address": ray_address or None, "workers": workers or manifest["parameters"].get("workers")})
-    return _execute(run, config, (stage,) if only else STAGES[index:], rerun=True, force=force)
+    return _execute(run, config, PIPELINE[index:index + 1] if only else PIPELINE[index:], rerun=True, force=force)
 
 
 def _check_inputs(run: RunDir, stage: str, *, force: bool) -> None:
@@ -233,12 +245,12 @@ def _run_market(run: RunDir, store: MarketStore, config: RunConfig, *, rerun: bo
     return market
 
 
-def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: bool, force: bool = False) -> dict:
-    """Run ``stages`` in order under the run's policies, recording everything in the manifest; a re-run
+def _execute(run: RunDir, config: RunConfig, stages: tuple[Task, ...], *, rerun: bool, force: bool = False) -> dict:
+    """Run the stage tasks ``stages`` in order under the run's policies, recording everything in the manifest; a re-run
     reads the market data the run saw (``force``: or the store's, if that changed)."""
     started = time.time()
-    options = run.manifest().get("orchestration", {})
-    price = options.get("cpu_hour_price", DEFAULT_CPU_HOUR_PRICE)
+    options = RunOptions.model_validate(run.manifest().get("orchestration") or {})
+    price = options.cpu_hour_price
     root = run.root.parent.parent
     board = BreakerBoard(root / "breakers", BreakerSettings.from_env())
     resilience = ResilienceLog(run, board)
@@ -251,21 +263,23 @@ def _execute(run: RunDir, config: RunConfig, stages: tuple[str, ...], *, rerun: 
         run.update_manifest(resources=run.manifest().get("resources", {}) | {
             "workers": cpus, "cpu_hour_price": price, "estimate_usd": round(estimate.usd, 4),
             "estimate_basis": estimate.basis, "cost_limit": config.cost_limit})
-        refusal = cost_refusal(estimate, config.cost_limit, force=options.get("force", False))
+        refusal = cost_refusal(estimate, config.cost_limit, force=options.force)
         if refusal:
             raise CostLimitError(refusal)
-        progress = RunProgress(run, stages)
-        if not rerun and options.get("refresh_from"):
-            _refresh_market(run, MarketStore(root / "market"), options["refresh_from"], config)
+        progress = RunProgress(run, tuple(t.name for t in stages))
+        if not rerun and options.refresh_from:
+            _refresh_market(run, MarketStore(root / "market"), options.refresh_from, config)
         with guarding(resilience, board):
             market = call(_run_market, run, MarketStore(root / "market"), config, rerun=rerun, force=force)
             windows = split_windows(market, config.windows)
             run.update_manifest(data=market.describe(), windows=windows.describe())
-            ctx = StageContext(run, config, market, windows, SCOPES[options.get("safety_scope", "production")],
+            ctx = StageContext(run, config, market, windows, SCOPES[options.safety_scope],
                                on_event=_route_event)
-            for i, stage in enumerate(stages):
+            for i, stage_task in enumerate(stages):
+                stage = stage_task.name
                 _route_event({"event": "stage", "stage": stage, "state": "started"})
-                done = run_stage(ctx, stage, resilience=resilience, cache=root / "cache", refresh=rerun and i == 0)
+                done = run_stage(ctx, stage_task, resilience=resilience, cache=root / "cache",
+                                 refresh=rerun and i == 0)
                 stage_seconds += done["seconds"]
                 _route_event({"event": "stage", "stage": stage, "state": "finished", "seconds": done["seconds"],
                               "cached": done["cached"], "summary": done["summary"]})

@@ -16,10 +16,10 @@ can cost ~100x another), each genome with one N-length signal buffer that its fa
 simulator reads, sizing it by the genome's risk genes where it changes (no S x N array, no sizing pass).
 Work that depends on the market only is done once per call in "banks" that the per-genome pass reads:
 the EMA of every window used by an EMA-crossover genome (kernels.families.ema_crossover), the learning
-features and moment sums (kernels.families.learning), a table of rolling highs and lows over 2^j bars
-that answers any Donchian, stochastic or Ichimoku window in two lookups, and the squared log returns of
-realised volatility (kernels.indicators). Other families compute their indicators per genome: their
-windows vary continuously or their cost is already near the simulator's.
+features and moment sums (kernels.learn.features), a table of rolling highs and lows over 2^j bars
+that answers any Donchian, stochastic or Ichimoku window in two lookups (kernels.rolling_extremes), and
+the squared log returns of realised volatility (kernels.indicators). Other families compute their
+indicators per genome: their windows vary continuously or their cost is already near the simulator's.
 """
 from __future__ import annotations
 
@@ -33,17 +33,18 @@ from kernels.families import FAMILY_NAMES, N_FAMILIES, check_family
 from kernels.families.dispatch import apply_risk_1d_nb, positions_1d_nb, signal_1d_nb, sizing_nb
 from kernels.families import donchian_breakout, ichimoku, stochastic
 from kernels.families.donchian_breakout import donchian_breakout_from_table_1d_nb
-from kernels.families.ema_crossover import ema_bank_nb, ema_crossover_from_bank_1d_nb, ema_crossover_windows_2d_nb
+from kernels.families.ema_crossover import ema_bank_nb, ema_crossover_from_bank_1d_nb, ema_crossover_windows_nb
 from kernels.families.ichimoku import ichimoku_from_table_1d_nb
-from kernels.families.learning import N_FEATURES, N_MOMENTS, learning_bank_nb
 from kernels.families.linear_classifier import linear_classifier_from_bank_1d_nb
 from kernels.families.pca_tree_quantile import cost_estimate_nb as pca_tree_cost_nb
 from kernels.families.pca_tree_quantile import pca_tree_quantile_from_bank_1d_nb
 from kernels.families.stochastic import stochastic_from_table_1d_nb
 from kernels.families.vol_scaling import vol_scaling_from_bank_1d_nb
 from kernels.genome import N_GENES, decode_risk_nb
-from kernels.indicators import extremes_table_nb, squared_log_returns_1d_nb
+from kernels.indicators import squared_log_returns_1d_nb
+from kernels.learn.features import N_FEATURES, N_MOMENTS, learning_bank_nb
 from kernels.metrics import N_METRICS
+from kernels.rolling_extremes import extremes_table_nb
 from kernels.simulate import simulate_signal_1d_nb
 
 __all__ = ["Market", "Costs", "evaluate", "positions", "returns"]
@@ -96,7 +97,7 @@ class _Banks(NamedTuple):
     y: np.ndarray  # float64[N] labels
     usable: np.ndarray  # bool[N]
     cum: np.ndarray  # float64[N + 1, N_MOMENTS, N_MOMENTS] cumulative moments
-    table_max: np.ndarray  # float64[_TABLE_LEVELS, N] rolling highs over 2^j bars (kernels.indicators)
+    table_max: np.ndarray  # float64[_TABLE_LEVELS, N] rolling highs over 2^j bars (kernels.rolling_extremes)
     table_min: np.ndarray  # float64[_TABLE_LEVELS, N] rolling lows over 2^j bars
     squares: np.ndarray  # float64[N] squared log returns
 
@@ -263,7 +264,7 @@ def _build_banks(arrays: tuple[np.ndarray, ...], families: np.ndarray, genes: np
     _, high, low, close, volume, _ = arrays
     members = np.r_[families, families_b]
     member_genes = np.vstack([genes, genes_b])
-    windows = np.unique(ema_crossover_windows_2d_nb(member_genes[members == _EMA]))
+    windows = np.unique(ema_crossover_windows_nb(member_genes[members == _EMA]))
     ema_row = np.full(int(windows.max(initial=0)) + 1, -1, dtype=np.int64)
     ema_row[windows] = np.arange(len(windows))
     ema = ema_bank_nb(close, windows)
@@ -283,7 +284,7 @@ def _build_banks(arrays: tuple[np.ndarray, ...], families: np.ndarray, genes: np
 
 
 @njit(cache=True)
-def _signal_1d_nb(family: int, genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def _signal_1d_nb(family: int, genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                   close: np.ndarray, volume: np.ndarray, funding: np.ndarray, banks: _Banks, out: np.ndarray) -> None:
     """signal_1d_nb, reading the banks where a family has one (bit-identical results)."""
     if family == _EMA:
@@ -301,18 +302,18 @@ def _signal_1d_nb(family: int, genes: np.ndarray, open_: np.ndarray, high: np.nd
     elif family == _VOL_SCALING:
         vol_scaling_from_bank_1d_nb(genes, close, banks.squares, out)
     else:
-        signal_1d_nb(family, genes, open_, high, low, close, volume, funding, out)
+        signal_1d_nb(family, genes, open, high, low, close, volume, funding, out)
 
 
 @njit(cache=True)
 def _ensemble_target_1d_nb(families: tuple[int, int], genes_a: np.ndarray, genes_b: np.ndarray,
-                           open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                           open: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
                            volume: np.ndarray, funding: np.ndarray, banks: _Banks, out: np.ndarray) -> None:
     """The mean of the two members' target positions, each sized by its own risk genes."""
-    _signal_1d_nb(families[0], genes_a, open_, high, low, close, volume, funding, banks, out)
+    _signal_1d_nb(families[0], genes_a, open, high, low, close, volume, funding, banks, out)
     apply_risk_1d_nb(genes_a, out)
     other = np.empty(len(out))
-    _signal_1d_nb(families[1], genes_b, open_, high, low, close, volume, funding, banks, other)
+    _signal_1d_nb(families[1], genes_b, open, high, low, close, volume, funding, banks, other)
     apply_risk_1d_nb(genes_b, other)
     for t in range(len(out)):
         out[t] = 0.5 * (out[t] + other[t])
@@ -320,7 +321,7 @@ def _ensemble_target_1d_nb(families: tuple[int, int], genes_a: np.ndarray, genes
 
 @njit(cache=True, parallel=True)
 def _evaluate_nb(families: np.ndarray, genes: np.ndarray, families_b: np.ndarray, genes_b: np.ndarray,
-                 open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
+                 open: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
                  funding: np.ndarray, banks: _Banks, starts: np.ndarray, bounds: np.ndarray, fee: float,
                  slippage: float, bars_per_year: float, out_metrics: np.ndarray, out_returns: np.ndarray) -> None:
     """Per genome: signal -> simulate, sized on the fly, into out_metrics[i] (and out_returns[i] unless
@@ -330,13 +331,13 @@ def _evaluate_nb(families: np.ndarray, genes: np.ndarray, families_b: np.ndarray
         for i in range(starts[b], starts[b + 1]):
             signal = np.empty(len(close))  # the genome's only N-length buffer (two for an ensemble)
             if families_b[i] >= 0:
-                _ensemble_target_1d_nb((families[i], families_b[i]), genes[i], genes_b[i], open_, high, low,
+                _ensemble_target_1d_nb((families[i], families_b[i]), genes[i], genes_b[i], open, high, low,
                                        close, volume, funding, banks, signal)
                 low_clip, high_clip, leverage = -np.inf, np.inf, 1.0
             else:
-                _signal_1d_nb(families[i], genes[i], open_, high, low, close, volume, funding, banks, signal)
+                _signal_1d_nb(families[i], genes[i], open, high, low, close, volume, funding, banks, signal)
                 low_clip, high_clip, leverage = sizing_nb(genes[i])
             _, stop_loss, take_profit, _ = decode_risk_nb(genes[i])  # an ensemble stops on member a's genes
-            simulate_signal_1d_nb(signal, low_clip, high_clip, leverage, open_, high, low, close, funding,
+            simulate_signal_1d_nb(signal, low_clip, high_clip, leverage, open, high, low, close, funding,
                                   bounds, stop_loss, take_profit, fee, slippage, bars_per_year, out_metrics[i],
                                   out_returns[i])

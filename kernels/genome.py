@@ -11,6 +11,12 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+__all__ = ["N_GENES", "GENE_LEVERAGE", "GENE_STOP_LOSS", "GENE_TAKE_PROFIT", "GENE_DIRECTION", "FIRST_FAMILY_GENE",
+           "N_FAMILY_GENES", "KIND_INT", "KIND_FLOAT", "KIND_LOG", "KIND_NAMES", "LEVERAGE_LOW", "LEVERAGE_HIGH",
+           "STOP_OFF_BELOW", "STOP_LOSS_LOW", "STOP_LOSS_HIGH", "TAKE_PROFIT_LOW", "TAKE_PROFIT_HIGH",
+           "LONG_SHORT_FROM", "GeneSpec", "bounds_array", "decode_int_nb", "decode_float_nb", "decode_log_nb",
+           "decode_gene_nb", "param_nb", "decode_risk_nb"]
+
 N_GENES = 12
 GENE_LEVERAGE = 0
 GENE_STOP_LOSS = 1

@@ -4,8 +4,8 @@ Every function fills preallocated `out` arrays (length N, float64) and returns n
 the first full window are NaN ("warm-up"). Windows longer than the data give all-NaN outputs.
 Inputs are assumed finite (market arrays are NaN-free); running sums are updated in O(1) per bar
 wherever the maths allows, so every indicator is O(N) except the Nadaraya-Watson estimate (O(N * m),
-m the kernel's support), the rolling quantile (O(N * window) worst case, sorted-window insertion) and the
-extremes table (O(N log window), built once to serve every window).
+m the kernel's support). Rolling highs and lows, and the indicators built on them (stochastic, Ichimoku),
+are in kernels.rolling_extremes.
 
 Speed notes that apply throughout (numba 0.68): x[t - k] with a signed index pays a wraparound test
 that also blocks vectorisation, so hot loops read aligned views (x[k:], x[:n - k]) instead; a float
@@ -17,6 +17,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+__all__ = ["KERNEL_GAUSSIAN", "KERNEL_EPANECHNIKOV", "GAUSSIAN_SUPPORT", "NW_BLOCK", "check_window_nb", "ema_1d_nb",
+           "sma_1d_nb", "rolling_std_1d_nb", "zscore_1d_nb", "squared_log_returns_1d_nb",
+           "realized_vol_from_squares_1d_nb", "realized_vol_1d_nb", "rsi_1d_nb", "true_range_nb", "atr_1d_nb",
+           "vwap_sums_1d_nb", "bollinger_1d_nb", "nadaraya_watson_weights_nb", "nadaraya_watson_1d_nb"]
+
 KERNEL_GAUSSIAN = 0
 KERNEL_EPANECHNIKOV = 1
 GAUSSIAN_SUPPORT = 3.0  # the Gaussian kernel is truncated at 3 bandwidths (weights < 1.2 % of the peak)
@@ -24,7 +29,8 @@ NW_BLOCK = 512  # bars whose kernel sums are accumulated together (4 x 512 parti
 
 
 @njit(cache=True)
-def _check_window_nb(window: int) -> None:
+def check_window_nb(window: int) -> None:
+    """ValueError unless a rolling window of `window` bars makes sense (>= 1)."""
     if window < 1:
         raise ValueError("window must be >= 1")
 
@@ -35,7 +41,7 @@ def ema_1d_nb(x: np.ndarray, window: int, out: np.ndarray) -> None:
 
     Same as pandas `ewm(span=window, adjust=False, min_periods=window).mean()` and vectorbt's MA(ewm=True).
     """
-    _check_window_nb(window)
+    check_window_nb(window)
     alpha = 2.0 / (window + 1.0)
     value = 0.0
     for t in range(len(x)):
@@ -46,7 +52,7 @@ def ema_1d_nb(x: np.ndarray, window: int, out: np.ndarray) -> None:
 @njit(cache=True)
 def sma_1d_nb(x: np.ndarray, window: int, out: np.ndarray) -> None:
     """Simple moving average (rolling mean) of the last `window` values, running sum O(N)."""
-    _check_window_nb(window)
+    check_window_nb(window)
     total = 0.0
     for t in range(len(x)):
         total += x[t]
@@ -62,7 +68,7 @@ def rolling_std_1d_nb(x: np.ndarray, window: int, ddof: int, out: np.ndarray) ->
     Welford's running mean and sum of squared deviations avoids the cancellation of sum(x^2) - n mean^2
     on prices far from zero (pandas uses the same update). NaN where window - ddof < 1.
     """
-    _check_window_nb(window)
+    check_window_nb(window)
     mean, ssd = 0.0, 0.0
     count = 0
     for t in range(len(x)):
@@ -115,7 +121,7 @@ def realized_vol_from_squares_1d_nb(squares: np.ndarray, window: int, out: np.nd
     population sharing the squares: the running sum takes one (entering - leaving) add per bar and the
     square roots are a separate pass with no dependency between bars, which vectorises.
     """
-    _check_window_nb(window)
+    check_window_nb(window)
     n = len(squares)
     total = 0.0
     for t in range(1, n):
@@ -136,7 +142,7 @@ def realized_vol_1d_nb(close: np.ndarray, window: int, out: np.ndarray) -> None:
     The squared returns in the window are kept in a ring so each bar costs one log (and the square root
     and division overlap with it: a separate pass would leave the divider idle during the logs).
     """
-    _check_window_nb(window)
+    check_window_nb(window)
     ring = np.zeros(window)
     slot = 0
     total = 0.0
@@ -151,149 +157,12 @@ def realized_vol_1d_nb(close: np.ndarray, window: int, out: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def _running_extremes_nb(high: np.ndarray, low: np.ndarray, out_max: np.ndarray, out_min: np.ndarray) -> None:
-    """Running max of `high` and min of `low` from the first element on (views, so also backwards).
-
-    One loop for both series: their two max / min dependency chains overlap instead of running one
-    after the other."""
-    best_max, best_min = -np.inf, np.inf
-    for i in range(len(high)):
-        best_max = max(best_max, high[i])
-        best_min = min(best_min, low[i])
-        out_max[i] = best_max
-        out_min[i] = best_min
-
-
-@njit(cache=True)
-def rolling_max_min_1d_nb(high: np.ndarray, low: np.ndarray, window: int, out_max: np.ndarray,
-                          out_min: np.ndarray) -> None:
-    """Rolling max of `high` and min of `low` over bars t-window+1..t, O(N); NaN for t < window - 1.
-
-    van Herk / Gil-Werman: the bars are cut into blocks of `window`; a backward sweep stores the max from
-    each bar to its block's end (suffix), a forward sweep the max from its block's start to the bar. The
-    window ending at t spans the end of one block and the start of the next: max(suffix[t - window + 1],
-    forward[t]). suffix[j] looks forward to its block's end, at most j + window - 1 = t, so no value after
-    t is used (and max is exact, so the result does not depend on where the data ends).
-    """
-    _check_window_nb(window)
-    n = len(high)
-    suffix_max = np.empty(n)
-    suffix_min = np.empty(n)
-    for start in range(0, n, window):
-        stop = min(start + window, n)
-        _running_extremes_nb(high[start:stop][::-1], low[start:stop][::-1], suffix_max[start:stop][::-1],
-                             suffix_min[start:stop][::-1])
-        _running_extremes_nb(high[start:stop], low[start:stop], out_max[start:stop], out_min[start:stop])
-    head = min(window - 1, n)
-    suffix_max, suffix_min = suffix_max[:n - head], suffix_min[:n - head]  # aligned views: no index wraparound
-    tail_max, tail_min = out_max[head:], out_min[head:]
-    for i in range(n - head):  # in place in one loop: vectorises (a helper could not tell out from an input)
-        tail_max[i] = max(suffix_max[i], tail_max[i])
-        tail_min[i] = min(suffix_min[i], tail_min[i])
-    out_max[:head] = np.nan
-    out_min[:head] = np.nan
-
-
-@njit(cache=True)
-def _table_level_nb(window: int) -> int:
-    """floor(log2(window)): the table row whose span 2^level covers at least half of the window."""
-    level = 0
-    while 2 << level <= window:
-        level += 1
-    return level
-
-
-@njit(cache=True)
-def extremes_levels_nb(window: int) -> int:
-    """Rows an extremes table needs to serve windows of up to `window` bars."""
-    return _table_level_nb(window) + 1
-
-
-@njit(cache=True)
-def extremes_table_nb(high: np.ndarray, low: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sparse table of rolling extremes: float64[levels, N] pair, row j = max of `high` / min of `low` over
-    bars t-2^j+1..t (over bars 0..t while t < 2^j - 1). Row j is row j - 1 doubled: max(row[t],
-    row[t - 2^(j-1)]), a vectorised pass; rows of high and low share the loop.
-
-    Any window of w < 2^levels bars is then two lookups (table_max_min_1d_nb): the market-wide table
-    serves every window, so a population can share it.
-    """
-    n = len(high)
-    table_max, table_min = np.empty((levels, n)), np.empty((levels, n))
-    if levels > 0:
-        table_max[0] = high
-        table_min[0] = low
-    for j in range(1, levels):
-        span = 1 << (j - 1)
-        head = min(span, n)
-        table_max[j, :head] = table_max[j - 1, :head]
-        table_min[j, :head] = table_min[j - 1, :head]
-        _combine_extremes_nb(table_max[j - 1, span:], table_min[j - 1, span:], table_max[j - 1, :n - span],
-                             table_min[j - 1, :n - span], table_max[j, span:], table_min[j, span:])
-    return table_max, table_min
-
-
-@njit(cache=True)
-def _combine_extremes_nb(max_a: np.ndarray, min_a: np.ndarray, max_b: np.ndarray, min_b: np.ndarray,
-                         out_max: np.ndarray, out_min: np.ndarray) -> None:
-    """Element-wise out_max = max(max_a, max_b), out_min = min(min_a, min_b) (aligned views: vectorises)."""
-    for i in range(len(out_max)):
-        out_max[i] = max(max_a[i], max_b[i])
-        out_min[i] = min(min_a[i], min_b[i])
-
-
-@njit(cache=True)
-def _table_span_nb(table_max: np.ndarray, window: int) -> tuple[int, int]:
-    """(level, shift) for a window of an extremes table: with span = 2^level the largest power of two
-    <= window, bars t-window+1..t are the row's spans ending at t and at t - shift (they overlap,
-    harmless for a max), shift = window - span."""
-    _check_window_nb(window)
-    level = _table_level_nb(window)
-    if level >= table_max.shape[0]:
-        raise ValueError("window needs more table levels (extremes_levels_nb(window))")
-    return level, window - (1 << level)
-
-
-@njit(cache=True)
-def table_max_min_1d_nb(table_max: np.ndarray, table_min: np.ndarray, window: int, out_max: np.ndarray,
-                        out_min: np.ndarray) -> None:
-    """rolling_max_min_1d_nb from an extremes_table_nb (same values: max is exact); NaN for t < window - 1."""
-    level, shift = _table_span_nb(table_max, window)
-    n = table_max.shape[1]
-    head = min(window - 1, n)
-    row_max, row_min = table_max[level], table_min[level]
-    _combine_extremes_nb(row_max[head:], row_min[head:], row_max[head - shift:n - shift],
-                         row_min[head - shift:n - shift], out_max[head:], out_min[head:])
-    out_max[:head] = np.nan
-    out_min[:head] = np.nan
-
-
-@njit(cache=True)
-def _shift_forward_nb(out: np.ndarray, lag: int) -> None:
-    """In place out[t] = out[t - lag] (NaN for t < lag): the value known `lag` bars ago."""
-    for t in range(len(out) - 1, -1, -1):
-        out[t] = out[t - lag] if t >= lag else np.nan
-
-
-@njit(cache=True)
-def donchian_1d_nb(high: np.ndarray, low: np.ndarray, window: int, out_upper: np.ndarray,
-                   out_lower: np.ndarray) -> None:
-    """Donchian channel of the PREVIOUS `window` bars: max(high[t-window..t-1]), min(low[t-window..t-1]).
-
-    Excluding bar t makes "close[t] breaks above the channel" a possible event; NaN for t < window.
-    """
-    rolling_max_min_1d_nb(high, low, window, out_upper, out_lower)
-    _shift_forward_nb(out_upper, 1)
-    _shift_forward_nb(out_lower, 1)
-
-
-@njit(cache=True)
 def rsi_1d_nb(close: np.ndarray, window: int, out: np.ndarray) -> None:
     """Wilder's RSI in [0, 100]: averages of gains/losses seeded by their simple mean over the first
     `window` changes, then smoothed avg = (avg * (window - 1) + new) / window. Defined from t = window;
     100 when there were no losses, 50 when the price did not move at all.
     """
-    _check_window_nb(window)
+    check_window_nb(window)
     avg_gain, avg_loss = 0.0, 0.0
     for t in range(len(close)):
         if t == 0:
@@ -327,7 +196,7 @@ def atr_1d_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int,
 
     ATR[window - 1] = mean(TR[0..window-1]), then ATR = (ATR * (window - 1) + TR) / window.
     """
-    _check_window_nb(window)
+    check_window_nb(window)
     value = 0.0
     for t in range(len(close)):
         tr = true_range_nb(high[t], low[t], close[t - 1]) if t > 0 else high[0] - low[0]
@@ -336,68 +205,6 @@ def atr_1d_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int,
         else:
             value = (value * (window - 1) + tr) / window
         out[t] = value if t >= window - 1 else np.nan
-
-
-@njit(cache=True, error_model="numpy")
-def percent_k_1d_nb(highest: np.ndarray, lowest: np.ndarray, close: np.ndarray, out: np.ndarray) -> None:
-    """%K = 100 (close - lowest) / (highest - lowest) from a rolling high / low; 50 when they are equal,
-    NaN where they are NaN. Element-wise, so out may be highest or lowest, but a distinct out lets the
-    divisions vectorise (error_model="numpy": no zero check per division; hh > ll guards it)."""
-    for t in range(len(close)):
-        hh, ll = highest[t], lowest[t]
-        out[t] = 100.0 * (close[t] - ll) / (hh - ll) if hh > ll else (50.0 if hh == ll else np.nan)
-
-
-@njit(cache=True)
-def stochastic_1d_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, k_window: int, d_window: int,
-                     out_k: np.ndarray, out_d: np.ndarray) -> None:
-    """Stochastic oscillator: %K = 100 (close - LL) / (HH - LL) over the last k_window bars (50 when HH = LL),
-    %D = SMA(%K, d_window). `out_d` doubles as scratch for the rolling low.
-    """
-    _check_window_nb(d_window)
-    rolling_max_min_1d_nb(high, low, k_window, out_k, out_d)
-    percent_k_1d_nb(out_k, out_d, close, out_k)
-    first = min(k_window - 1, len(close))
-    out_d[:first] = np.nan
-    sma_1d_nb(out_k[first:], d_window, out_d[first:])
-
-
-@njit(cache=True)
-def table_midpoint_1d_nb(table_max: np.ndarray, table_min: np.ndarray, window: int, out: np.ndarray) -> None:
-    """(rolling max of high + rolling min of low) / 2 over the last `window` bars (Ichimoku's lines), from
-    an extremes_table_nb in one vectorised pass (the lookups of table_max_min_1d_nb); NaN for t < window - 1."""
-    level, shift = _table_span_nb(table_max, window)
-    n = table_max.shape[1]
-    head = min(window - 1, n)
-    max_now, max_then = table_max[level, head:], table_max[level, head - shift:n - shift]
-    min_now, min_then = table_min[level, head:], table_min[level, head - shift:n - shift]
-    tail = out[head:]
-    for i in range(n - head):
-        tail[i] = 0.5 * (max(max_now[i], max_then[i]) + min(min_now[i], min_then[i]))
-    out[:head] = np.nan
-
-
-@njit(cache=True)
-def ichimoku_1d_nb(high: np.ndarray, low: np.ndarray, tenkan_window: int, kijun_window: int,
-                   senkou_b_window: int, displacement: int, out_tenkan: np.ndarray, out_kijun: np.ndarray,
-                   out_senkou_a: np.ndarray, out_senkou_b: np.ndarray) -> None:
-    """Ichimoku lines as known at the close of bar t.
-
-    tenkan / kijun: midpoints of the last tenkan_window / kijun_window bars. The cloud drawn at bar t is the
-    one projected `displacement` bars earlier: senkou_a[t] = (tenkan + kijun)[t - displacement] / 2 and
-    senkou_b[t] = midpoint of senkou_b_window bars ending at t - displacement. Charts draw today's spans
-    in the future; using those values at t would be fine too, but the chikou span (close shifted back)
-    would be look-ahead and is deliberately absent. The three midpoints share one extremes table.
-    """
-    table_max, table_min = extremes_table_nb(high, low, extremes_levels_nb(max(tenkan_window, kijun_window,
-                                                                               senkou_b_window)))
-    table_midpoint_1d_nb(table_max, table_min, tenkan_window, out_tenkan)
-    table_midpoint_1d_nb(table_max, table_min, kijun_window, out_kijun)
-    table_midpoint_1d_nb(table_max, table_min, senkou_b_window, out_senkou_b)
-    for t in range(len(high)):
-        out_senkou_a[t] = 0.5 * (out_tenkan[t] + out_kijun[t])
-    _shift_forward_nb(out_senkou_a, displacement)
-    _shift_forward_nb(out_senkou_b, displacement)
 
 
 @njit(cache=True, inline="always")
@@ -449,7 +256,7 @@ def vwap_sums_1d_nb(price: np.ndarray, volume: np.ndarray, window: int, out_weig
     scratch (one extra pass in all, which also clears accumulated rounding): |vwap - a| stays within
     the window's range, and dev comes out within ~1e-13 relative of a two-pass sum on real prices.
     """
-    _check_window_nb(window)
+    check_window_nb(window)
     n = len(price)
     head = min(window, n)
     nothing = np.zeros(head)  # what "leaves" the first window: zero volume
@@ -466,21 +273,6 @@ def vwap_sums_1d_nb(price: np.ndarray, volume: np.ndarray, window: int, out_weig
     out_weight[:warm_up] = 0.0
     out_gap[:warm_up] = np.nan
     out_spread[:warm_up] = np.nan
-
-
-@njit(cache=True, error_model="numpy")
-def vwap_1d_nb(price: np.ndarray, volume: np.ndarray, window: int, out_vwap: np.ndarray,
-               out_dev: np.ndarray) -> None:
-    """Rolling volume-weighted average price and volume-weighted standard deviation of price around it.
-
-    vwap = sum(v p) / sum(v), dev = sqrt(sum(v (p - vwap)^2) / sum(v)) over the last `window` bars, NaN
-    while the window's volume is zero; from vwap_sums_1d_nb and a pass of divisions.
-    """
-    weight = np.empty(len(price))
-    vwap_sums_1d_nb(price, volume, window, weight, out_vwap, out_dev)
-    for t in range(len(price)):
-        out_vwap[t] = price[t] - out_vwap[t] / weight[t]
-        out_dev[t] = np.sqrt(max(out_dev[t], 0.0)) / weight[t]
 
 
 @njit(cache=True)
@@ -583,44 +375,3 @@ def _partial_sums_nb(x: np.ndarray, weights: np.ndarray, taps: np.ndarray, acc: 
         w0, x0 = weights[taps[g]], x[taps[g]:taps[g] + m]
         for i in range(m):
             acc[i] += w0 * x0[i]
-
-
-@njit(cache=True)
-def _insert_sorted_nb(buf: np.ndarray, count: int, value: float) -> None:
-    """Insert `value` into the sorted buf[:count] (shifting the larger values right)."""
-    pos = np.searchsorted(buf[:count], value)
-    for i in range(count, pos, -1):
-        buf[i] = buf[i - 1]
-    buf[pos] = value
-
-
-@njit(cache=True)
-def _remove_sorted_nb(buf: np.ndarray, count: int, value: float) -> None:
-    """Remove one occurrence of `value` from the sorted buf[:count]."""
-    pos = np.searchsorted(buf[:count], value)
-    for i in range(pos, count - 1):
-        buf[i] = buf[i + 1]
-
-
-@njit(cache=True)
-def rolling_quantile_1d_nb(x: np.ndarray, window: int, q: float, out: np.ndarray) -> None:
-    """Rolling q-quantile (linear interpolation, as numpy / pandas default) of the last `window` values.
-
-    Keeps the window sorted: binary search plus a shift per bar, O(N * window) worst case.
-    """
-    _check_window_nb(window)
-    if not 0.0 <= q <= 1.0:
-        raise ValueError("q must be in [0, 1]")
-    buf = np.empty(window)
-    count = 0
-    pos = q * (window - 1)
-    lo = int(np.floor(pos))
-    hi = min(lo + 1, window - 1)
-    frac = pos - lo
-    for t in range(len(x)):
-        if t >= window:
-            _remove_sorted_nb(buf, count, x[t - window])
-            count -= 1
-        _insert_sorted_nb(buf, count, x[t])
-        count += 1
-        out[t] = buf[lo] + (buf[hi] - buf[lo]) * frac if count == window else np.nan

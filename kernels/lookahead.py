@@ -10,6 +10,8 @@ import numpy as np
 
 from kernels.evaluate import Market, positions
 
+__all__ = ["PositionsFn", "check_no_lookahead"]
+
 PositionsFn = Callable[[Market, int, np.ndarray, "int | None"], np.ndarray]
 
 

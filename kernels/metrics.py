@@ -41,6 +41,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+__all__ = ["METRIC_NAMES", "N_METRICS", "M_TOTAL_RETURN", "M_CAGR", "M_SHARPE", "M_SORTINO", "M_MAX_DRAWDOWN",
+           "M_CALMAR", "M_WIN_RATE", "M_TRADES", "M_EXPOSURE", "M_TURNOVER", "M_FEES_PAID", "M_FUNDING_PAID",
+           "SegmentStats", "stats_start_nb", "stats_add_bar_nb", "stats_add_fill_nb", "stats_add_funding_nb",
+           "write_metrics_nb"]
+
 METRIC_NAMES: tuple[str, ...] = (
     "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "calmar",
     "win_rate", "trades", "exposure", "turnover", "fees_paid", "funding_paid",

@@ -27,9 +27,9 @@ _BARS = 400
 
 def _synthetic_market(rng: np.random.Generator) -> Market:
     close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, _BARS)))
-    open_ = np.r_[close[0], close[:-1]]
+    open = np.r_[close[0], close[:-1]]
     spread = close * 0.005
-    return Market(open_, np.maximum(open_, close) + spread, np.minimum(open_, close) - spread, close,
+    return Market(open, np.maximum(open, close) + spread, np.minimum(open, close) - spread, close,
                   np.full(_BARS, 10.0), np.full(_BARS, 1e-5), 8760.0)
 
 

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from tasks.atomic import write_json_atomic
+from exchange.atomic import write_json_atomic
 
 __all__ = ["COMPONENTS", "BreakerBoard", "BreakerOpenError", "BreakerSettings", "Component"]
 

@@ -18,6 +18,7 @@ from tasks.evaluation import kernel_costs, kernel_market
 from tasks.market_source import MarketData
 from tasks.market_store import epoch_ms
 from tasks.windows import RunWindows, bar_range
+from tasks.retry_policy import Policy, retry_policy
 
 __all__ = ["Candidate", "CoinInputs", "ValidationInputs", "candidates_from_frame", "prepare_validation_inputs"]
 
@@ -101,6 +102,7 @@ class ValidationInputs(NamedTuple):
     costs: Costs
 
 
+@retry_policy(Policy("ray", retries=2, timeout_s=900))
 def prepare_validation_inputs(market: MarketData, windows: RunWindows, config: RunConfig, *,
                               through: str = "replay") -> ValidationInputs:
     """Per coin: the bars up to the end of the `through` window ("replay" for gates 1-2: nothing of the

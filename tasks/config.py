@@ -6,6 +6,7 @@ from typing import Literal
 from hyperliquid.utils.constants import MAINNET_API_URL
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from exchange.hyperliquid.limits import FEES
 from tasks.coins import coin_name, parse_coins
 from tasks.run_dir import new_run_id
 
@@ -31,8 +32,8 @@ class _Frozen(BaseModel):
 class CostConfig(_Frozen):
     """Trading costs as fractions of traded notional (0.00045 = 0.045 %)."""
 
-    taker_fee: float = Field(0.00045, ge=0, le=0.01)
-    maker_fee: float = Field(0.00015, ge=-0.001, le=0.01)
+    taker_fee: float = Field(FEES.taker, ge=0, le=0.01)  # Hyperliquid's base tier (exchange.hyperliquid.limits)
+    maker_fee: float = Field(FEES.maker, ge=-0.001, le=0.01)
     slippage_bps: float = Field(1.0, ge=0, le=100)
     # Hyperliquid's baseline funding (0.01 % per 8 h) per hour, used where the store has no funding history.
     assumed_funding_rate: float = Field(0.0000125, ge=-0.01, le=0.01)

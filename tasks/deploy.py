@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from exchange.atomic import write_parquet_atomic
 from exchange.paper.registry import Registry, StrategySpec
 from exchange.paper.state import PaperPaths
-from tasks.atomic import write_parquet_atomic
 from tasks.config import RunConfig
 from tasks.decision import DecisionRules, approve, load_rules, pool_size
 from tasks.market_source import MarketData, load_market_data

@@ -45,6 +45,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
+from exchange.atomic import write_parquet_atomic
 from kernels.archive import Archive, empty_archive
 from kernels.families import FAMILY_NAMES
 from kernels.ga.loop import EpochResult, GAConfig, evolve_epoch
@@ -52,7 +53,6 @@ from kernels.ga.migration import migrate
 from kernels.ga.operators import VariationConfig, init_population
 from kernels.ga.population import Population, assign_uids, concat, empty_population, take
 from kernels.regimes import REGIME_NAMES
-from tasks.atomic import write_parquet_atomic
 from tasks.config import RunConfig
 from tasks.events import EventSink, PrefectArtifacts, events_frame, stamped
 from tasks.genome_table import population_frame, strategy_id, with_parent_ids, with_regime_sharpe
@@ -65,6 +65,7 @@ from tasks.serialize import best_per_strategy
 from tasks.feedback import read_paper_feedback
 from tasks.train_inputs import TrainInputs, prepare_train_inputs
 from tasks.windows import RunWindows
+from tasks.retry_policy import Policy, retry_policy
 
 __all__ = ["EVOLVE_BUDGET_SHARE", "EvolvePlan", "Evolution", "IslandState", "Submit", "evolve_island",
            "evolve_plan", "initial_islands", "inline_submit", "prefect_submit", "run_evolution"]
@@ -124,6 +125,7 @@ def initial_islands(plan: EvolvePlan, n_folds: int, family_weights: np.ndarray) 
     return [assign_uids(take(pop, order[i::plan.islands]), island=i, generation=0) for i in range(plan.islands)]
 
 
+@retry_policy(Policy("ray", retries=3, timeout_s=3600))
 def evolve_island(state: IslandState, inputs: TrainInputs, *, island: int, epoch: int, first_generation: int,
                   generations: int, seed: int, ga: GAConfig, scope: SafetyScope = DEFAULT_SCOPE) -> EpochResult:
     """One island for one epoch (kernels.ga.loop.evolve_epoch on the train folds), each generation's

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from exchange.paper.feed import BARS_PER_YEAR
 from exchange.paper.registry import Registry
 from kernels.families import FAMILY_NAMES
 from tasks.deploy import paper_paths
@@ -29,7 +30,6 @@ __all__ = ["LIVE_COLUMNS", "PaperFeedback", "lineage_penalty", "read_paper_feedb
 LIVE_COLUMNS = ("strategy_id", "run_id", "coin", "family", "family_b", "genes", "status", "status_reason", "uid",
                 "parent_ids", "operator", "generation", "island", "capital", "bars", "paper_return", "paper_sharpe",
                 "paper_max_drawdown", "paper_fees", "paper_funding", "last_time", "penalty")
-_BARS_PER_YEAR = 8760.0
 
 
 class PaperFeedback(NamedTuple):
@@ -53,7 +53,7 @@ def _paper_metrics(perf: pd.DataFrame, capital: float) -> dict:
     sd = r.std(ddof=1) if len(r) > 1 else 0.0
     last = perf.iloc[-1]
     return {"bars": len(perf), "paper_return": float(last["equity"]) / capital - 1.0,
-            "paper_sharpe": float(r.mean() / sd * np.sqrt(_BARS_PER_YEAR)) if sd > 0 else 0.0,
+            "paper_sharpe": float(r.mean() / sd * np.sqrt(BARS_PER_YEAR)) if sd > 0 else 0.0,
             "paper_max_drawdown": float(perf["drawdown"].max()), "paper_fees": float(last["fees"]),
             "paper_funding": float(last["funding"]), "last_time": last["time"]}
 

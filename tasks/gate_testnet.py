@@ -37,12 +37,12 @@ import numpy as np
 from eth_account.signers.local import LocalAccount
 from hyperliquid.utils.constants import TESTNET_API_URL
 
-from exchange.client import AccountState, HyperliquidClient
 from exchange.errors import ConfigurationError
-from exchange.paper.feed import BAR_MS, BarData, MarketFeed
+from exchange.hyperliquid.client import AccountState, HyperliquidClient
+from exchange.hyperliquid.secrets import load_wallet
+from exchange.hyperliquid.settings import ExchangeSettings
+from exchange.paper.feed import BAR_MS, MarketFeed
 from exchange.replay import Bar, Books, Broker, Engine, TargetSeries
-from exchange.secrets import load_wallet
-from exchange.settings import ExchangeSettings
 from kernels.evaluate import Costs
 from tasks.candidate import Candidate
 from tasks.config import CostConfig, ValidationConfig
@@ -88,9 +88,9 @@ class _Session:
         market = self.feed.market(self.candidate.coin, self.anchor_ms, open_ms)
         return float(self.candidate.targets(market)[-1])
 
-    def add(self, bar: BarData, close: float, target: float) -> None:
-        self.bars.append(Bar(len(self.bars), bar.open_ms, bar.open, max(bar.high, close), min(bar.low, close), close,
-                             bar.volume, bar.funding_charged))
+    def add(self, bar: Bar, close: float, target: float) -> None:
+        self.bars.append(Bar(len(self.bars), bar.time, bar.open, max(bar.high, close), min(bar.low, close), close,
+                             bar.volume, bar.funding))
         self.targets.append(target)
 
     def expectation(self, costs: Costs, capital: float) -> Books:
@@ -190,14 +190,14 @@ def _trade_new_bars(session: _Session, trader: CandidateTrader, last: int) -> in
     return newest
 
 
-def _bar_in_progress(client: HyperliquidClient, coin: str, open_ms: int, mid: float) -> BarData:
+def _bar_in_progress(client: HyperliquidClient, coin: str, open_ms: int, mid: float) -> Bar:
     """The bar opening at `open_ms` so far, as the venue serves it (Hyperliquid serves the bar in
     progress; a replaying venue only completed ones), else a bar that stayed at `mid`."""
     rows = client.info.candles_snapshot(coin, "1h", open_ms, open_ms + BAR_MS - 1)
     row = next((r for r in rows if int(r["t"]) == open_ms), None)
     if row is None:
-        return BarData(open_ms, mid, mid, mid, mid, 0.0, 0.0)
-    return BarData(open_ms, float(row["o"]), float(row["h"]), float(row["l"]), mid, float(row["v"]), 0.0)
+        return Bar(open_ms // BAR_MS, open_ms, mid, mid, mid, mid, 0.0, 0.0)
+    return Bar(open_ms // BAR_MS, open_ms, float(row["o"]), float(row["h"]), float(row["l"]), mid, float(row["v"]), 0.0)
 
 
 def _abandon(trader: CandidateTrader, last: int) -> None:

@@ -31,10 +31,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from hyperliquid.utils.types import Cloid
 
-from exchange.client import AccountState, HyperliquidClient, OrderResult, Tpsl
 from exchange.errors import OrderNotFoundError, OrderRejectedError
-from exchange.ids import cloid_for
-from exchange.limits import MIN_NOTIONAL_USD
+from exchange.hyperliquid.client import AccountState, HyperliquidClient, OrderResult, Tpsl
+from exchange.hyperliquid.ids import cloid_for
+from exchange.hyperliquid.limits import MIN_NOTIONAL_USD
 from exchange.replay import Books
 
 __all__ = ["LATENCY_SCALE_MS", "SLIPPAGE_SCALE_BPS", "CandidateTrader", "expected_exits", "gate3_scores"]

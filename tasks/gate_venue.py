@@ -31,11 +31,11 @@ import hashlib
 import numpy as np
 from eth_account import Account
 
-from exchange.client import HyperliquidClient
-from exchange.ids import NonceSource
-from exchange.limits import Fees
+from exchange.hyperliquid.client import HyperliquidClient
+from exchange.hyperliquid.ids import NonceSource
+from exchange.hyperliquid.limits import Fees
+from exchange.hyperliquid.settings import ExchangeSettings
 from exchange.replay import Broker, Engine, TargetSeries
-from exchange.settings import ExchangeSettings
 from exchange.venue import Venue, VenueServer
 from exchange.venue.data import BAR_MS, CoinSeries
 from kernels.evaluate import Costs

@@ -10,7 +10,7 @@ from kernels.families import FAMILY_NAMES
 from kernels.ga.population import OPERATORS, Population
 from kernels.regimes import REGIME_NAMES
 
-__all__ = ["GENE_DECIMALS", "REGIME_COLUMNS", "genes_matrix", "population_frame", "strategy_id", "with_parent_ids",
+__all__ = ["GENE_DECIMALS", "REGIME_COLUMNS", "population_frame", "strategy_id", "with_parent_ids",
            "with_regime_sharpe"]
 
 # Per-regime Sharpe of the best genomes (tasks.regime_bias), NaN for the others.
@@ -80,8 +80,3 @@ def with_regime_sharpe(frame: pd.DataFrame, ids: list[str], scores: np.ndarray) 
         values[known] = scores[position[known].astype(np.int64), r]
         columns[name] = values
     return frame.assign(**columns)
-
-
-def genes_matrix(column: pd.Series) -> np.ndarray:
-    """A list-of-genes column back to a float64[S, N_GENES] array."""
-    return np.stack([np.asarray(g, dtype=np.float64) for g in column]) if len(column) else np.zeros((0, 0))

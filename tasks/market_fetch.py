@@ -15,14 +15,15 @@ from typing import Any, NamedTuple
 import pandas as pd
 from hyperliquid.info import Info
 
-from exchange.connect import fetch_meta, make_info
 from exchange.errors import ConfigurationError
-from exchange.limits import INTERVAL_MS, RATE_LIMITS
-from exchange.market_data import Call, candle_pages, funding_pages
-from exchange.rate_limit import WeightBudget
-from exchange.retry import call_with_retries
-from exchange.settings import ExchangeSettings
+from exchange.hyperliquid.connect import fetch_meta, make_info
+from exchange.hyperliquid.limits import INTERVAL_MS, RATE_LIMITS
+from exchange.hyperliquid.market_data import Call, candle_pages, funding_pages
+from exchange.hyperliquid.rate_limit import WeightBudget
+from exchange.hyperliquid.retry import call_with_retries
+from exchange.hyperliquid.settings import ExchangeSettings
 from tasks.market_store import MarketDataError, MarketStore, epoch_ms, find_gaps, interval_timedelta
+from tasks.retry_policy import Policy, retry_policy
 
 __all__ = ["FetchReport", "fetch_coin", "fetch_market_data"]
 
@@ -71,6 +72,7 @@ def fetch_coin(store: MarketStore, info: Info, coin: str, interval: str, *, sinc
     return FetchReport(coin, interval, added, total, funding_added, gaps)
 
 
+@retry_policy(Policy("market", retries=3, backoff_s=5.0, backoff_max_s=120.0))
 def fetch_market_data(store: MarketStore, settings: ExchangeSettings, coins: list[str], interval: str = "1h", *,
                       since: pd.Timestamp | None = None, end_ms: int | None = None,
                       budget: WeightBudget | None = None,

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from exchange.errors import ExchangeError
-from exchange.settings import ENDPOINTS, ExchangeSettings
+from exchange.hyperliquid.settings import ENDPOINTS, ExchangeSettings
 from tasks.market_fetch import fetch_market_data
 from tasks.market_store import MarketStore, find_gaps, interval_timedelta
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from tasks.config import CostConfig
 from tasks.market_store import MarketDataError, MarketStore, epoch_ms, find_gaps, interval_timedelta, validate_candles
+from tasks.retry_policy import Policy, retry_policy
 
 __all__ = ["CoinData", "MarketData", "load_market_data", "offline_sample"]
 
@@ -71,6 +72,7 @@ class MarketData:
         }
 
 
+@retry_policy(Policy("market", retries=2, backoff_s=2.0))
 def load_market_data(store: MarketStore, coins: tuple[str, ...], interval: str, costs: CostConfig, *,
                      until: Mapping[str, pd.Timestamp] | None = None) -> MarketData:
     """The store's candles for ``coins`` with their funding (each coin's up to its ``until`` bar, if given:

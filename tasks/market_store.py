@@ -25,7 +25,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from tasks.atomic import write_json_atomic, write_parquet_atomic
+from exchange.atomic import write_json_atomic, write_parquet_atomic
 
 __all__ = [
     "CANDLE_COLUMNS",

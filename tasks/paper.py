@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exchange.client import HyperliquidClient
+from exchange.hyperliquid.client import HyperliquidClient
+from exchange.hyperliquid.secrets import load_wallet
+from exchange.hyperliquid.settings import ExchangeSettings
 from exchange.paper import PaperSettings, PaperTrader
 from exchange.paper.state import StateStore
-from exchange.secrets import load_wallet
-from exchange.settings import ExchangeSettings
 from tasks.decision import load_rules
 from tasks.deploy import paper_paths
 

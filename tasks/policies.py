@@ -1,4 +1,4 @@
-"""Per-task policies, declared once in POLICIES and applied where work is submitted.
+"""Per-task policies (tasks.retry_policy, attached to each function) applied where work is submitted.
 
 A policy says which component the work depends on (its circuit breaker, tasks.breakers), how often a
 transient failure is retried (exponential backoff with jitter) and the task's time limit. Only
@@ -40,50 +40,16 @@ from prefect import Task
 from prefect.task_engine import TaskRunTimeoutError
 from prefect_ray.context import remote_options
 
-from exchange.errors import PermanentError, TemporaryError
-from exchange.retry import typed_error
-from tasks.breakers import BreakerBoard, BreakerOpenError, Component
+from exchange.errors import is_transient as is_transient_exchange_error
+from tasks.breakers import BreakerBoard, BreakerOpenError
 from tasks.resilience import ResilienceLog
+from tasks.retry_policy import Policy, policy_of
 
-__all__ = ["DEFAULT_POLICY", "POLICIES", "GuardedFuture", "Policy", "call", "guarded", "guarding", "is_transient",
-           "is_worker_lost", "policy_for", "record_violation", "submit", "with_policy"]
+__all__ = ["GuardedFuture", "call", "guarded", "guarding", "is_transient", "is_worker_lost", "policy_for",
+           "record_violation", "submit", "with_policy"]
 
 log = logging.getLogger(__name__)
 
-
-class Policy(NamedTuple):
-    """``retries`` after the first attempt; the wait before retry k (0-based) is
-    min(backoff_max_s, backoff_s x 2^k) x a uniform factor in [1 - jitter, 1 + jitter]."""
-
-    component: Component | None
-    retries: int = 2
-    backoff_s: float = 1.0
-    backoff_max_s: float = 30.0
-    jitter: float = 0.5
-    timeout_s: float | None = None
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        base = min(self.backoff_max_s, self.backoff_s * 2.0 ** attempt)
-        return base * rng.uniform(1.0 - self.jitter, 1.0 + self.jitter)
-
-
-# By the name of the function a task runs. Time limits are Prefect's task timeouts (they stop Python code;
-# numba calls are bounded by size instead, tasks.safety).
-POLICIES: dict[str, Policy] = {
-    "prepare_train_inputs": Policy("ray", retries=2, timeout_s=900),
-    "regime_pilot": Policy("ray", retries=2, timeout_s=900),
-    "evolve_island": Policy("ray", retries=3, timeout_s=3600),
-    "regime_scores": Policy("ray", retries=2, timeout_s=900),
-    "prepare_validation_inputs": Policy("ray", retries=2, timeout_s=900),
-    "prepare_live_inputs": Policy("ray", retries=2, timeout_s=900),
-    "scoped_validation_batch": Policy("ray", retries=2, timeout_s=3600),
-    "scoped_venue_batch": Policy("venue", retries=3, backoff_s=2.0, timeout_s=3600),
-    # Forward sessions on the testnet: bounded by --testnet-minutes each; a retry would trade them all again.
-    "scoped_testnet_batch": Policy("venue", retries=0),
-    "load_market_data": Policy("market", retries=2, backoff_s=2.0),
-    "fetch_market_data": Policy("market", retries=3, backoff_s=5.0, backoff_max_s=120.0),
-}
-DEFAULT_POLICY = Policy(None, retries=1)
 
 # Errors that mean the machine under the task went away, not that the task is wrong.
 _WORKER_LOST: tuple[type[BaseException], ...] = (
@@ -104,19 +70,14 @@ def is_worker_lost(exc: BaseException) -> bool:
 def is_transient(exc: BaseException) -> bool:
     """Worth retrying: worker or node lost, network, rate limit, venue 5xx. Never bad input."""
     exc = _cause(exc)
-    if isinstance(exc, (BreakerOpenError, TaskRunTimeoutError, PermanentError)):
+    if isinstance(exc, (BreakerOpenError, TaskRunTimeoutError)):
         return False
-    if isinstance(exc, _WORKER_LOST) or isinstance(exc, TemporaryError):
-        return True
-    typed = typed_error(exc)
-    if typed is not None:
-        return isinstance(typed, TemporaryError)
-    return isinstance(exc, (ConnectionError, TimeoutError))
+    return isinstance(exc, _WORKER_LOST) or is_transient_exchange_error(exc)
 
 
 def policy_for(work: Any) -> Policy:
-    """The policy of a function or of the Prefect task running it (by the function's name)."""
-    return POLICIES.get(_name(work), DEFAULT_POLICY)
+    """The policy attached to a function or to the function a Prefect task runs (tasks.retry_policy)."""
+    return policy_of(work)
 
 
 def _name(work: Any) -> str:

@@ -21,6 +21,7 @@ from kernels.ga.population import Population
 from kernels.regimes import (N_REGIMES, REGIME_NAMES, family_weights, label_regimes_1d_nb, recent_regime,
                              regime_sharpe_nb)
 from tasks.train_inputs import TrainInputs
+from tasks.retry_policy import Policy, retry_policy
 
 __all__ = ["RegimeSettings", "RegimePilot", "regime_pilot", "regime_scores", "train_labels"]
 
@@ -66,6 +67,7 @@ def train_labels(inputs: TrainInputs, settings: RegimeSettings) -> tuple[np.ndar
     return tuple(out)
 
 
+@retry_policy(Policy("ray", retries=2, timeout_s=900))
 def regime_scores(inputs: TrainInputs, settings: RegimeSettings, pop: Population) -> np.ndarray:
     """float64[S, N_REGIMES]: each genome's per-regime Sharpe on its coin's train bars (labelled here)."""
     return _regime_sharpe(inputs, train_labels(inputs, settings), pop)
@@ -89,6 +91,7 @@ def _regime_sharpe(inputs: TrainInputs, labels: tuple[np.ndarray, ...], pop: Pop
     return out
 
 
+@retry_policy(Policy("ray", retries=2, timeout_s=900))
 def regime_pilot(inputs: TrainInputs, settings: RegimeSettings, rng: np.random.Generator) -> RegimePilot:
     """Label the train bars, score a small family-balanced sample per regime, weight families by the
     latest regime (per coin, then averaged over coins)."""

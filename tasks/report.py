@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from exchange.atomic import write_json_atomic
 from kernels.families import FAMILY_NAMES, decode_params
-from tasks.atomic import write_json_atomic
 from tasks.config import RunConfig
 from tasks.run_dir import STAGES, RunDir, run_status
 

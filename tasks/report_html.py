@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from exchange.atomic import write_bytes_atomic
 from kernels.archive import ArchiveConfig
-from tasks.atomic import write_bytes_atomic
 from tasks.report import (build_report, configuration_reading, data_refresh_reading, read_artifact, report_html_path,
                           strategy_entry)
 from tasks.report_curves import CURVE_WINDOWS, Curve, CurveSet, strategy_curves

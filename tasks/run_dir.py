@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tasks.atomic import file_sha256, write_json_atomic
+from exchange.atomic import file_sha256, write_json_atomic
 
 __all__ = ["RunDir", "STAGES", "code_digest", "code_version", "current_process", "new_run_id", "run_status",
            "stage_input_problems"]

@@ -29,12 +29,12 @@ import logging
 import numpy as np
 import pandas as pd
 
+from exchange.atomic import write_json_atomic, write_parquet_atomic
 from kernels.archive import ArchiveConfig, cell_index
 from kernels.evaluate import returns as kernel_returns
 from kernels.families import FAMILY_NAMES, decode_params
 from kernels.stats import cluster_labels_nb, correlation_distance, deflated_sharpe_nb, effective_trials, pbo_cscv
 from kernels.stats import sharpe_moments_1d_nb
-from tasks.atomic import write_json_atomic, write_parquet_atomic
 from tasks.config import RunConfig, ValidationConfig
 from tasks.market_source import MarketData
 from tasks.run_dir import RunDir

@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from prefect import task
+from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
-from tasks.atomic import file_sha256
+from exchange.atomic import file_sha256
 from tasks.config import RunConfig
 from tasks.deploy import deploy_run
 from tasks.events import EventSink
@@ -36,7 +36,8 @@ from tasks.validate import validate_run
 from tasks.validate_batches import scoped_batches
 from tasks.windows import RunWindows
 
-__all__ = ["STAGE_TIME_SHARE", "StageContext", "run_stage", "stage_cache_key", "stage_inputs", "stage_timeout"]
+__all__ = ["STAGE_TIME_SHARE", "StageContext", "deploy", "evolve", "run_stage", "serialize",
+           "stage_cache_key", "stage_inputs", "stage_timeout", "validate"]
 
 # Hard time limit of each stage as a share of the run's --hours (evolution stops itself at half of it).
 STAGE_TIME_SHARE = {"evolve": 1.0, "serialize": 0.1, "validate": 0.5, "deploy": 0.1}
@@ -120,12 +121,11 @@ def _key_fn(stage: str):
     return key
 
 
-_TASKS = {
-    "evolve": task(name="evolve", cache_key_fn=_key_fn("evolve"), persist_result=True)(_evolve),
-    "serialize": task(name="serialize", cache_key_fn=_key_fn("serialize"), persist_result=True)(_serialize),
-    "validate": task(name="validate", cache_key_fn=_key_fn("validate"), persist_result=True)(_validate),
-    "deploy": task(name="deploy", cache_policy=NO_CACHE)(_deploy),
-}
+# The four stages as Prefect tasks, in pipeline order (flows.pipeline runs them by these names).
+evolve = task(name="evolve", cache_key_fn=_key_fn("evolve"), persist_result=True)(_evolve)
+serialize = task(name="serialize", cache_key_fn=_key_fn("serialize"), persist_result=True)(_serialize)
+validate = task(name="validate", cache_key_fn=_key_fn("validate"), persist_result=True)(_validate)
+deploy = task(name="deploy", cache_policy=NO_CACHE)(_deploy)  # never cached: it acts on the paper book
 
 
 def _on_disk(run: RunDir, artifacts: dict[str, str]) -> bool:
@@ -133,17 +133,17 @@ def _on_disk(run: RunDir, artifacts: dict[str, str]) -> bool:
     return all((run.root / name).exists() and file_sha256(run.root / name) == sha for name, sha in artifacts.items())
 
 
-def run_stage(ctx: StageContext, stage: str, *, resilience: ResilienceLog, cache: Path,
+def run_stage(ctx: StageContext, stage_task: Task, *, resilience: ResilienceLog, cache: Path,
               refresh: bool = False) -> dict:
-    """Run ``stage`` as its Prefect task (inside a flow), recording status, seconds, whether it came from
-    the cache, and its artifacts' hashes in the manifest; ``refresh`` recomputes even on a cache hit.
+    """Run one of the four stage tasks (inside a flow), recording status, seconds, whether it came from the
+    cache, and its artifacts' hashes in the manifest; ``refresh`` recomputes even on a cache hit.
     Returns {"summary", "artifacts", "cached", "seconds"}."""
-    run = ctx.run
+    run, stage = ctx.run, stage_task.name
     run.record_stage(stage, "running")
     resilience.stage = stage
     started = time.perf_counter()
-    stage_task = _TASKS[stage].with_options(timeout_seconds=stage_timeout(stage, ctx.config.hours))
-    if stage != "deploy":
+    stage_task = stage_task.with_options(timeout_seconds=stage_timeout(stage, ctx.config.hours))
+    if stage_task.cache_policy is not NO_CACHE:
         stage_task = stage_task.with_options(result_storage=cache, refresh_cache=refresh or None)
     try:
         state = stage_task(ctx, return_state=True)

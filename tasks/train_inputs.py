@@ -18,6 +18,7 @@ from tasks.evaluation import evaluate_genomes, kernel_costs, kernel_market
 from tasks.feedback import PaperFeedback, relatives_penalty
 from tasks.market_source import MarketData
 from tasks.windows import RunWindows, bar_range, fold_bounds
+from tasks.retry_policy import Policy, retry_policy
 
 __all__ = ["WARMUP_BARS", "TrainInputs", "fold_metrics", "prepare_train_inputs"]
 
@@ -41,6 +42,7 @@ class TrainInputs(NamedTuple):
         return len(self.folds[0]) - 1
 
 
+@retry_policy(Policy("ray", retries=2, timeout_s=900))
 def prepare_train_inputs(market: MarketData, windows: RunWindows, config: RunConfig,
                          feedback: PaperFeedback | None = None) -> TrainInputs:
     markets, folds = [], []

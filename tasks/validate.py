@@ -30,10 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from tasks.atomic import write_parquet_atomic
+from exchange.atomic import write_parquet_atomic
 from tasks.candidate import Candidate, ValidationInputs, candidates_from_frame, prepare_validation_inputs
 from tasks.config import RunConfig, ValidationConfig
 from tasks.gate_backtest import backtest_candidate, candidate_significance, lookahead_leaks, significance_returns
@@ -44,8 +42,9 @@ from tasks.market_store import interval_timedelta
 from tasks.significance import MIN_DAYS
 from tasks.run_dir import RunDir
 from tasks.windows import RunWindows
+from tasks.retry_policy import Policy, retry_policy
 
-__all__ = ["GATE_WEIGHTS", "MODE_GATES", "BatchResult", "inline_batches", "prefect_batches", "validate_batch",
+__all__ = ["GATE_WEIGHTS", "MODE_GATES", "BatchResult", "inline_batches", "validate_batch",
            "validate_run", "venue_batch"]
 
 log = logging.getLogger(__name__)
@@ -100,6 +99,7 @@ def venue_batch(candidates: list[Candidate], inputs: ValidationInputs, config: V
     return rows
 
 
+@retry_policy(Policy("ray", retries=2, timeout_s=900))
 def prepare_live_inputs(market: MarketData, windows: RunWindows, config: RunConfig) -> ValidationInputs:
     """Gate 3's inputs: the bars through the end of the live window."""
     return prepare_validation_inputs(market, windows, config, through="live")
@@ -108,20 +108,8 @@ def prepare_live_inputs(market: MarketData, windows: RunWindows, config: RunConf
 # Each kind of batch work: how its shared inputs are built, and what one batch does with them.
 _WORK = {"gates12": (prepare_validation_inputs, validate_batch), "gate3": (prepare_live_inputs, venue_batch),
          "testnet": (prepare_live_inputs, venue_batch)}
-_TASKS = {kind: (task(name=f"prepare-{kind}-inputs", cache_policy=NO_CACHE)(prepare),
-                 task(name=f"validate-{kind}-batch", cache_policy=NO_CACHE)(batch))
-          for kind, (prepare, batch) in _WORK.items()}
 
 RunBatches = Callable[[str, list[list[Candidate]], MarketData, RunWindows, RunConfig], list]
-
-
-def prefect_batches(work: str, batches: list[list[Candidate]], market: MarketData, windows: RunWindows,
-                    config: RunConfig) -> list:
-    """One Prefect task per batch on the flow's task runner; the inputs are built once, upstream of all."""
-    prepare, batch_task = _TASKS[work]
-    inputs = prepare.submit(market, windows, config)
-    futures = [batch_task.submit(batch, inputs, config.validation) for batch in batches]
-    return [f.result() for f in futures]
 
 
 def inline_batches(work: str, batches: list[list[Candidate]], market: MarketData, windows: RunWindows,
@@ -133,7 +121,7 @@ def inline_batches(work: str, batches: list[list[Candidate]], market: MarketData
 
 
 def validate_run(run: RunDir, market: MarketData, windows: RunWindows, config: RunConfig, *,
-                 run_batches: RunBatches = prefect_batches) -> pd.DataFrame:
+                 run_batches: RunBatches) -> pd.DataFrame:
     """Read candidates.parquet, validate every candidate, write validated.parquet (one row each) and the
     run-level statistics into the manifest under ``validation``."""
     started = time.perf_counter()

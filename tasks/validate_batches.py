@@ -31,14 +31,16 @@ from tasks.policies import call, record_violation, submit, with_policy
 from tasks.safety import Deadline, SafetyScope, Scoped, scoped_items
 from tasks.validate import BatchResult, RunBatches, prepare_live_inputs, validate_batch, venue_batch
 from tasks.windows import RunWindows
+from tasks.retry_policy import Policy, retry_policy
 
 __all__ = ["scoped_batches", "scoped_testnet_batch", "scoped_validation_batch", "scoped_venue_batch"]
 
-# Exchange errors worth retrying, by the class name a gate-3 row carries ("TransportError: ...").
-_TRANSIENT = {cls.__name__: cls for cls in vars(errors).values()
-              if isinstance(cls, type) and issubclass(cls, errors.TemporaryError)}
+# Exchange errors by the class name a gate-3 row carries ("TransportError: ..."); errors.is_transient decides.
+_EXCHANGE_ERRORS = {cls.__name__: cls for cls in vars(errors).values()
+                    if isinstance(cls, type) and issubclass(cls, errors.ExchangeError)}
 
 
+@retry_policy(Policy("ray", retries=2, timeout_s=3600))
 def scoped_validation_batch(candidates: list[Candidate], inputs: ValidationInputs, config: ValidationConfig,
                             scope: SafetyScope) -> Scoped:
     """tasks.validate.validate_batch, one candidate at a time, within ``scope``'s time limit."""
@@ -49,6 +51,7 @@ def scoped_validation_batch(candidates: list[Candidate], inputs: ValidationInput
                   done.violation)
 
 
+@retry_policy(Policy("venue", retries=3, backoff_s=2.0, timeout_s=3600))
 def scoped_venue_batch(candidates: list[Candidate], inputs: ValidationInputs, config: ValidationConfig,
                        scope: SafetyScope) -> Scoped:
     """tasks.validate.venue_batch, one candidate at a time, within ``scope``'s time limit; raises the
@@ -59,11 +62,14 @@ def scoped_venue_batch(candidates: list[Candidate], inputs: ValidationInputs, co
     rows = [r for rows in done.value for r in rows]
     for row in rows:
         name, _, message = str(row.get("gate3_error", "")).partition(": ")
-        if name in _TRANSIENT:
-            raise _TRANSIENT[name](f"gate 3 of {row['strategy_id']}: {message}")
+        error = _EXCHANGE_ERRORS.get(name)
+        if error is not None and errors.is_transient(error(message)):
+            raise error(f"gate 3 of {row['strategy_id']}: {message}")
     return Scoped(rows, done.violation)
 
 
+# Forward sessions on the testnet: bounded by --testnet-minutes each; a retry would trade them all again.
+@retry_policy(Policy("venue", retries=0))
 def scoped_testnet_batch(candidates: list[Candidate], inputs: ValidationInputs, config: ValidationConfig,
                          scope: SafetyScope) -> Scoped:
     """scoped_venue_batch for forward sessions: the scope's limit plus every session's minutes (the

@@ -10,41 +10,32 @@ Funding enters in two places, each with its own alignment:
 - the kernels' input (`Market.funding`): the rate of the bar opening at hour h is the sum of the
   rows stamped in [h, h + 1 h), as the market store aligns it (tasks/market_source.py), the assumed
   rate where a bar has no row;
-- the charge for holding a position over a bar (`BarData.funding_charged`): the rows stamped in
-  (open, close], charged on the position at the bar's close price, as the venue charges them.
+- the charge for holding a position over a bar (`Bar.funding` of the bars `bar` returns): the rows
+  stamped in (open, close], charged on the position at the bar's close price, as the venue charges them.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from hyperliquid.info import Info
 
-from exchange.limits import HISTORY, INTERVAL_MS
-from exchange.market_data import parse_candles, parse_funding
-from exchange.retry import RetryPolicy, call_with_retries
+from exchange.hyperliquid.limits import HISTORY, INTERVAL_MS, bars_per_year
+from exchange.hyperliquid.market_data import parse_candles, parse_funding
+from exchange.hyperliquid.retry import RetryPolicy, call_with_retries
+from exchange.replay import Bar
 from kernels.evaluate import Market
 
-__all__ = ["BAR_MS", "BarData", "MarketFeed"]
+__all__ = ["INTERVAL", "BAR_MS", "BARS_PER_YEAR", "MarketFeed"]
 
-BAR_MS = INTERVAL_MS["1h"]
-_BARS_PER_YEAR = 8760.0
+INTERVAL = "1h"
+"""The paper trader's bars (the registry accepts 1h strategies only)."""
+BAR_MS = INTERVAL_MS[INTERVAL]
+BARS_PER_YEAR = bars_per_year(INTERVAL)
+"""Annualisation factor of the paper trader's per-bar returns (8760)."""
 _FUNDING_PAGE = HISTORY.funding_per_response
-
-
-class BarData(NamedTuple):
-    """One completed bar: open time (epoch ms), prices, volume, and the funding rate charged on positions
-    held over it (sum of the rows stamped in (open, close]; fraction, positive = longs pay)."""
-
-    open_ms: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    funding_charged: float
 
 
 class _Coin:
@@ -95,7 +86,7 @@ class MarketFeed:
         start = int(cache.t[-1]) + BAR_MS if len(cache.t) else 0
         now = self._wall_ms()
         while True:
-            rows = self._call(lambda: self._info.candles_snapshot(coin, "1h", start, now))
+            rows = self._call(lambda: self._info.candles_snapshot(coin, INTERVAL, start, now))
             rows = [r for r in rows if int(r["T"]) < now and int(r["t"]) >= start]
             if not rows:
                 return
@@ -135,8 +126,9 @@ class MarketFeed:
         cache = self._coins.get(coin)
         return int(cache.t[0]) if cache is not None and len(cache.t) else None
 
-    def bar(self, coin: str, open_ms: int) -> BarData | None:
-        """The bar of `coin` opening at `open_ms`, or None when the venue has no such bar."""
+    def bar(self, coin: str, open_ms: int) -> Bar | None:
+        """The bar of `coin` opening at `open_ms` (index: hours since the epoch; funding: the rows stamped
+        in (open, close]), or None when the venue has no such bar."""
         cache = self._coins.get(coin)
         if cache is None:
             return None
@@ -146,7 +138,7 @@ class MarketFeed:
         lo, hi = np.searchsorted(cache.funding_t, [open_ms + 1, open_ms + BAR_MS + 1])
         charged = float(np.sum(cache.funding_rate[lo:hi]))
         o, h, low, c, v = (float(x) for x in cache.ohlcv[i])
-        return BarData(open_ms, o, h, low, c, v, charged)
+        return Bar(open_ms // BAR_MS, open_ms, o, h, low, c, v, charged)
 
     def history(self, coin: str, start_ms: int, stop_ms: int) -> tuple[np.ndarray, np.ndarray]:
         """(bar open times, ohlcv[:, 5]) of the cached bars opening in [start_ms, stop_ms]."""
@@ -167,4 +159,4 @@ class MarketFeed:
         sums = np.bincount(bins[inside], weights=cache.funding_rate[inside], minlength=len(t))
         funding = np.where(counts > 0, sums, self._assumed)
         arrays = [np.ascontiguousarray(ohlcv[:, j]) for j in range(5)]
-        return Market(*arrays, np.ascontiguousarray(funding, dtype=np.float64), _BARS_PER_YEAR)
+        return Market(*arrays, np.ascontiguousarray(funding, dtype=np.float64), BARS_PER_YEAR)

@@ -5,7 +5,7 @@ bar itself, and appended to their table later in batches (every `flush_bars` bar
 trader stops): rewriting a growing Parquet file after every bar would cost more than the bar. An
 append replaces rows whose key (the bar's time first, then e.g. the strategy id) is already there, so
 rows appended again after a crash between the table write and the state commit are not doubled. Table
-writes are atomic (temporary file, fsync, rename).
+writes are atomic (exchange.atomic: temporary file, fsync, rename, folder fsync).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from exchange.paper.state import write_atomic
+from exchange.atomic import write_bytes_atomic
 
 __all__ = ["Ledger"]
 
@@ -61,5 +61,5 @@ class Ledger:
             frame = pd.concat([old[~tail], merged], ignore_index=True)
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
-        write_atomic(buffer.getvalue(), self.path)
+        write_bytes_atomic(buffer.getvalue(), self.path)
         self._frame, self._stamp = frame, self._file_stamp()

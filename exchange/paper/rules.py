@@ -1,6 +1,11 @@
-"""The rules the paper trader enforces bar by bar: a strategy's retirement, the book's emergency shutdown,
-and the risk adjustment of a strategy's size. Typed (the decision engine in tasks/decision.py loads them
-from the rules file) and applied by the pure functions below.
+"""The rules the paper trader enforces bar by bar: a strategy's stops, its retirement, the book's emergency
+shutdown, and the risk adjustment of a strategy's size. Typed (the decision engine in tasks/decision.py
+loads them from the rules file) and decided by the pure functions below; `apply_*` apply them to the book.
+
+- Stops: a strategy whose stop loss / take profit (fractions of its entry price, member a's genes) was
+  reached by the bar's low / high is flattened at the close and stays flat until its target changes.
+  The levels are the kernel's (kernels.simulate.stop_band_nb) and so is the precedence (the stop loss
+  wins when a bar reaches both); unlike the kernel, the paper trader flattens at the close, not at the level.
 
 - Retirement: a strategy whose paper Sharpe (since it joined, annualised) has been negative for
   `negative_sharpe_days`, or whose drawdown from its equity peak has stayed above `max_drawdown` for
@@ -16,13 +21,20 @@ Ratios are fractions (0.15 = 15 %); days are 24 hourly bars.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from exchange.paper.registry import StrategySpec
+from exchange.paper.state import BookState, StrategyBook
+from exchange.replay import Bar
+from kernels.simulate import stop_band_nb
+
 __all__ = ["BARS_PER_DAY", "RetirementRules", "EmergencyRules", "RiskRules", "PaperRules", "RiskAdjustment",
-           "breach_since", "retirement_reason", "emergency_reason", "risk_adjustment"]
+           "breach_since", "stop_reason", "retirement_reason", "emergency_reason", "risk_adjustment", "apply_stops",
+           "apply_retirement", "apply_emergency"]
 
 BARS_PER_DAY = 24
 _DAY_MS = 86_400_000
@@ -93,6 +105,24 @@ def breach_since(since_ms: int | None, breached: bool, now_ms: int) -> int | Non
     if not breached:
         return None
     return now_ms if since_ms is None else since_ms
+
+
+def stop_reason(position: float, entry_px: float, stop_loss: float, take_profit: float, low: float,
+                high: float) -> str | None:
+    """"stop_loss" or "take_profit" when a bar with this `low` / `high` reaches that stop of a position
+    (signed coins) entered at `entry_px`, else None. `stop_loss`, `take_profit`: fractions of the entry
+    price, 0.0 = off. The levels are the kernel's (`kernels.simulate.stop_band_nb`); the stop loss wins
+    when the bar reaches both, as in the kernel's `stop_price_nb`.
+
+    >>> stop_reason(1.0, 100.0, 0.05, 0.1, low=94.0, high=111.0), stop_reason(-1.0, 100.0, 0.05, 0.0, 96.0, 104.0)
+    ('stop_loss', None)
+    """
+    below, above = stop_band_nb(float(position), float(entry_px), float(stop_loss), float(take_profit))
+    reached_below, reached_above = low <= below, high >= above
+    lost, won = (reached_below, reached_above) if position > 0 else (reached_above, reached_below)
+    if lost:
+        return "stop_loss"
+    return "take_profit" if won else None
 
 
 def _days(since_ms: int | None, now_ms: int) -> float:
@@ -176,3 +206,64 @@ def risk_adjustment(close: np.ndarray, volume: np.ndarray, own_returns: np.ndarr
     if favourable == 3:
         return RiskAdjustment(rules.boost, "boost: " + ", ".join(notes))
     return RiskAdjustment(1.0, "normal: " + ", ".join(notes))
+
+
+# ---- applied to the book -------------------------------------------------------------------------------
+
+
+def apply_stops(state: BookState, specs: Mapping[str, StrategySpec], bars: Mapping[str, Bar | None]) -> dict[str, str]:
+    """Flatten (desired 0, stopped out) the active strategies whose stop the bar reached (`stop_reason`
+    with the stops of their spec); returns their trade reasons by strategy id."""
+    reasons: dict[str, str] = {}
+    for s in state.strategies.values():
+        bar = bars.get(s.coin)
+        if s.status != "active" or s.position == 0.0 or bar is None or s.entry_px <= 0:
+            continue
+        stop_loss, take_profit = specs[s.strategy_id].stops()
+        why = stop_reason(s.position, s.entry_px, stop_loss, take_profit, bar.low, bar.high)
+        if why is not None:
+            s.desired, s.stopped_out = 0.0, True
+            reasons[s.strategy_id] = why
+    return reasons
+
+
+def apply_retirement(state: BookState, now_ms: int, reasons: dict[str, str], rules: RetirementRules, *,
+                     bars_per_year: float) -> list[StrategyBook]:
+    """Track every active strategy's breaches and retire (and flatten) those `retirement_reason` names;
+    their trade reason becomes "retired" in `reasons`. Returns the strategies retired now."""
+    retired = []
+    for s in state.strategies.values():
+        if s.status != "active":
+            continue
+        sharpe = s.sharpe(bars_per_year)
+        s.negative_sharpe_since = breach_since(s.negative_sharpe_since, s.bars >= rules.min_bars and sharpe < 0,
+                                               now_ms)
+        s.drawdown_since = breach_since(s.drawdown_since, s.drawdown > rules.max_drawdown, now_ms)
+        why = retirement_reason(sharpe=sharpe, bars=s.bars, drawdown=s.drawdown,
+                                negative_since_ms=s.negative_sharpe_since, drawdown_since_ms=s.drawdown_since,
+                                now_ms=now_ms, rules=rules)
+        if why is not None:
+            s.status, s.reason, s.status_ms, s.desired = "retired", why, now_ms, 0.0
+            reasons[s.strategy_id] = "retired"
+            retired.append(s)
+    return retired
+
+
+def apply_emergency(state: BookState, now_ms: int, reasons: dict[str, str], rules: EmergencyRules) -> str | None:
+    """Record the book's equity (the last 169 closes and the peak); when `emergency_reason` names a
+    breach and the book is not halted yet, halt it and flatten every strategy (trade reason "emergency").
+    Returns the breach, None when there is none (or the book was halted already)."""
+    equity = state.equity
+    state.equity_history = (state.equity_history + [equity])[-(7 * BARS_PER_DAY + 1):]
+    state.peak_equity = max(state.peak_equity, equity)
+    if state.halted is not None:
+        return None
+    why = emergency_reason(state.equity_history, state.peak_equity, rules)
+    if why is None:
+        return None
+    state.halted = {"reason": f"emergency: {why}", "at_ms": now_ms, "by": "emergency"}
+    for s in state.strategies.values():
+        if s.position != 0.0 or s.desired != 0.0:
+            s.desired = 0.0
+            reasons[s.strategy_id] = "emergency"
+    return why

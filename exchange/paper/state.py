@@ -7,8 +7,8 @@ Files under `<data>/paper/` (see `PaperPaths`):
 - `state.prev.json`: the state before the last write (the last good state if `state.json` is damaged).
 
 A write goes: hard-link the current file as `state.prev.json` (link to a temporary name, rename), then
-write the new state to a temporary file beside `state.json`, fsync it, rename it over `state.json`,
-fsync the folder.
+write the new state with `exchange.atomic.write_bytes_atomic` (a temporary file beside `state.json`,
+fsync, rename over `state.json`, fsync the folder).
 Whenever the process dies, `state.json` is the old state or the new one, whole. A damaged file is never
 overwritten: loading it raises `PaperStateError` naming the file, what is wrong and where the previous
 good state is.
@@ -20,7 +20,6 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,8 +27,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from exchange.atomic import write_bytes_atomic
+
 __all__ = ["STATE_VERSION", "PaperPaths", "PaperStateError", "StrategyBook", "BookState", "StateStore",
-           "file_lock", "write_atomic"]
+           "file_lock"]
 
 STATE_VERSION = 1
 
@@ -187,30 +188,6 @@ def _canonical(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
-def write_atomic(data: bytes, path: Path) -> None:
-    """Write `data` to a temporary file beside `path`, fsync it, rename it over `path`, fsync the folder.
-
-    (The exchange layer cannot import tasks.atomic; this is the same recipe plus the folder fsync that
-    makes the rename itself survive a power cut.)
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-
-
 class StateStore:
     """Loads and saves the `BookState` of one paper folder (module docstring)."""
 
@@ -296,7 +273,7 @@ class StateStore:
             link.unlink(missing_ok=True)
             os.link(current, link)
             os.replace(link, prev)
-        write_atomic(doc, current)
+        write_bytes_atomic(doc, current)
         stamp = self._stamp()
         self._last = None if stamp is None else (stamp, state)
 

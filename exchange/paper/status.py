@@ -9,17 +9,17 @@ from typing import Any
 
 import pandas as pd
 
-from exchange.connect import make_info
 from exchange.errors import ExchangeError, TemporaryError
+from exchange.hyperliquid.connect import make_info
+from exchange.hyperliquid.retry import call_with_retries
+from exchange.hyperliquid.settings import ExchangeSettings
+from exchange.paper.accounting import coins_to_trade
+from exchange.paper.feed import BARS_PER_YEAR
 from exchange.paper.registry import Registry
 from exchange.paper.state import PaperPaths, StateStore
-from exchange.paper.trader import coins_to_trade
-from exchange.retry import call_with_retries
-from exchange.settings import ExchangeSettings
 
 __all__ = ["book_status", "nothing_to_trade", "venue_account"]
 
-_BARS_PER_YEAR = 8760.0
 _NO_ASSETS: dict[str, list[Any]] = {"universe": []}
 """Passed as the SDK's `meta`: reading an account needs no asset table, so `Info` skips its meta request."""
 
@@ -49,7 +49,7 @@ def book_status(paths: PaperPaths) -> dict[str, Any] | None:
             "status": s.status, "reason": s.reason, "status_at": _iso(s.status_ms),
             "capital": s.capital, "position": s.position, "target": s.target, "entry_px": s.entry_px,
             "equity": s.equity, "pnl": s.pnl, "return": s.pnl / s.capital, "drawdown": s.drawdown,
-            "sharpe": s.sharpe(_BARS_PER_YEAR), "bars": s.bars, "fills": s.fills, "fees": s.fees,
+            "sharpe": s.sharpe(BARS_PER_YEAR), "bars": s.bars, "fills": s.fills, "fees": s.fees,
             "funding": s.funding, "risk_multiplier": s.risk_multiplier, "risk_reason": s.risk_reason,
             "stopped_out": s.stopped_out, "joined": _iso(s.joined_ms),
         })

@@ -3,23 +3,28 @@ exchange client; the book survives crashes and never sends an order twice.
 
 Per completed hourly bar t (one transaction: nothing is saved until the bar is done):
 
-1. Mark: each strategy pays funding on the position it held over the bar (position x close x the rates
-   stamped in (open, close], as the venue charges them) and is marked at the close; its bar return
-   feeds its Sharpe, drawdown and recent-returns statistics.
-2. Stops: a strategy whose stop loss / take profit (fractions of its entry price, member a's genes)
-   was touched by the bar's low / high is flattened at this close and stays flat until its target
-   changes (the kernel's rule; stops are checked on completed bars, not resting on the venue).
+1. Mark (exchange.paper.accounting): each strategy pays funding on the position it held over the bar
+   (position x close x the rates stamped in (open, close], as the venue charges them) and is marked at
+   the close; its bar return feeds its Sharpe, drawdown and recent-returns statistics.
+2. Stops (exchange.paper.rules): a strategy whose stop loss / take profit (fractions of its entry price,
+   member a's genes) was touched by the bar's low / high is flattened at this close and stays flat until
+   its target changes (the kernel's levels; stops are checked on completed bars, not resting on the venue).
 3. Retirement (exchange.paper.rules): a strategy that broke a rule is retired and flattened.
 4. Emergency: when the book's loss or drawdown breaks a rule, every strategy is flattened and the book
    is halted until `uce paper resume`.
-5. Targets: each active strategy's target is computed with the kernels (kernels.evaluate.positions) on
-   the coin's bars up to t only, times its risk multiplier. Only a changed target re-sizes the strategy
-   (to target x equity / close coins); between changes the coin quantity is held.
-6. Orders: per coin, the strategies' wanted changes are netted (exchange.paper.netting): opposite wishes
-   cross internally at the close, the rest goes to the venue as one IOC order whose client order id is
-   `cloid_for(book_id, t, coin)`. Its fills (price and fee from userFills) are shared back out.
+5. Targets (exchange.paper.targets): each active strategy's target is computed with the kernels
+   (kernels.evaluate.positions) on the coin's bars up to t only, times its risk multiplier. Only a
+   changed target re-sizes the strategy (to target x equity / close coins); between changes the coin
+   quantity is held.
+6. Orders (exchange.paper.execution): per coin, the strategies' wanted changes are netted
+   (exchange.paper.netting): opposite wishes cross internally at the close, the rest goes to the venue as
+   one IOC order whose client order id is `cloid_for(book_id, t, coin)`. Its fills (price and fee from
+   userFills) are shared back out.
 7. Records: performance rows and attributed fills are appended (by key, so a re-run replaces them), then
    the state is committed atomically (exchange.paper.state) and the registry learns of retirements.
+
+`PaperTrader` coordinates these steps, the locks and the commits; the steps themselves live in the
+modules named above.
 
 Crash safety: a bar interrupted anywhere is processed again from the last committed state. Its targets
 and orders are the same (same bars, same state); an order the venue already has is recognised by its
@@ -35,47 +40,29 @@ both are fixed per bar, so a restarted trader computes the same targets.
 from __future__ import annotations
 
 import logging
-import math
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from exchange.client import HyperliquidClient
-from exchange.errors import OrderRejectedError, TemporaryError
-from exchange.ids import cloid_for
-from exchange.limits import FEES, MIN_NOTIONAL_USD
-from exchange.paper.feed import BAR_MS, BarData, MarketFeed
+from exchange.errors import TemporaryError
+from exchange.hyperliquid.client import HyperliquidClient
+from exchange.paper.accounting import coins_to_trade, funding_coins, join, mark, performance_rows
+from exchange.paper.execution import Executor
+from exchange.paper.feed import BAR_MS, BARS_PER_YEAR, MarketFeed
 from exchange.paper.ledger import Ledger
-from exchange.paper.netting import NetPlan, allocate, net_deltas
 from exchange.paper.registry import Registry, StrategySpec
-from exchange.paper.rules import (BARS_PER_DAY, PaperRules, breach_since, emergency_reason, retirement_reason,
-                                  risk_adjustment)
+from exchange.paper.rules import PaperRules, apply_emergency, apply_retirement, apply_stops
 from exchange.paper.state import BookState, PaperPaths, PaperStateError, StateStore, StrategyBook, file_lock
-from exchange.retry import call_with_retries
+from exchange.paper.targets import update_targets
 
-__all__ = ["PaperSettings", "PaperTrader", "BarReport", "StopReport", "coins_to_trade"]
+__all__ = ["PaperSettings", "PaperTrader", "BarReport", "StopReport"]
 
 log = logging.getLogger(__name__)
 
-_BARS_PER_YEAR = 8760.0
-FUNDING_FAMILIES = frozenset({"funding_carry"})
-"""Families whose kernels read the funding series (the others' targets do not depend on it)."""
-_EPS = 1e-12
 _UNSET = object()
-
-
-def coins_to_trade(state: BookState | None, specs: Iterable[StrategySpec]) -> list[str]:
-    """Coins the book must look at each bar: those of active registered strategies, and of strategies in
-    the book (`state`, None before the first run) that are active or still hold a position. Empty means
-    the trader has nothing to do."""
-    coins = {spec.coin for spec in specs if spec.status == "active"}
-    if state is not None:
-        coins |= {s.coin for s in state.strategies.values() if s.status == "active" or s.position != 0.0}
-    return sorted(coins)
 
 
 class PaperSettings(BaseModel):
@@ -113,15 +100,6 @@ class StopReport(NamedTuple):
     halted: bool
 
 
-class _Execution(NamedTuple):
-    """The venue's answer to one net order: unsigned coins filled, average price and fee (USD)."""
-
-    cloid: str
-    filled: float
-    price: float
-    fee: float
-
-
 class PaperTrader:
     """The book of one wallet on one venue (see the module docstring).
 
@@ -148,10 +126,11 @@ class PaperTrader:
         self.registry = Registry(paths.registry)
         self.performance = Ledger(paths.performance, ("time", "strategy_id"))
         self.fills = Ledger(paths.fills, ("time", "strategy_id", "kind", "tag"))
-        self.endpoint: str = client._settings.url  # noqa: SLF001 - the client has no public settings
+        self.endpoint: str = client.settings.url
         """Base URL of the venue the book trades on."""
-        self._retry = client._settings.retry_policy()  # noqa: SLF001 - the client's own retry policy
-        self.feed = MarketFeed(client.info, self._retry, assumed_funding_rate=settings.assumed_funding_rate)
+        self.feed = MarketFeed(client.info, client.settings.retry_policy(),
+                               assumed_funding_rate=settings.assumed_funding_rate)
+        self.execution = Executor(client, ioc_slippage=settings.ioc_slippage)
         self._wall_ms = wall_ms
         self._committed: object = _UNSET
         self._attempted: set[int] = set()
@@ -223,27 +202,6 @@ class PaperTrader:
                 self._flush(state, force=True)
                 self.store.save(state)
 
-    def _join(self, state: BookState, specs: dict[str, StrategySpec], t: int) -> None:
-        """Add active registry strategies the book does not hold yet; they trade from bar t."""
-        for spec in specs.values():
-            if spec.status == "active" and spec.strategy_id not in state.strategies:
-                state.strategies[spec.strategy_id] = StrategyBook(
-                    spec.strategy_id, spec.coin, spec.capital, joined_ms=t, cash=spec.capital, equity=spec.capital,
-                    peak_equity=spec.capital)
-                log.info("strategy %s joins the book on %s with %.2f USD", spec.strategy_id, spec.coin, spec.capital)
-
-    @staticmethod
-    def _funding_coins(state: BookState, specs: dict[str, StrategySpec]) -> list[str]:
-        """Coins whose funding is needed at this bar: a position pays it, or a family reads it."""
-        coins = {s.coin for s in state.strategies.values() if s.position != 0.0}
-        coins |= {spec.coin for spec in specs.values() if spec.status == "active"
-                  and FUNDING_FAMILIES.intersection({spec.family, spec.family_b})}
-        return sorted(coins)
-
-    @staticmethod
-    def _coins(state: BookState, specs: dict[str, StrategySpec]) -> list[str]:
-        return coins_to_trade(state, specs.values())
-
     # ---- the bar loop --------------------------------------------------------------------------------
 
     def step(self) -> list[BarReport]:
@@ -256,11 +214,11 @@ class PaperTrader:
                 state = self._load()
                 self.halted = state.halted
                 specs = {s.strategy_id: s for s in self.registry.all()}
-                coins = self._coins(state, specs)
+                coins = coins_to_trade(state, specs.values())
                 if not coins:
                     return reports
                 new = coins if not refreshed else [c for c in coins if self.feed.first(c) is None]
-                funding = [c for c in self._funding_coins(state, specs) if c not in funded]
+                funding = [c for c in funding_coins(state, specs) if c not in funded]
                 self.feed.refresh(new, funding)
                 refreshed = True
                 funded.update(funding)
@@ -282,27 +240,28 @@ class PaperTrader:
         fresh = self._committed is not _UNSET and self._committed == state.last_bar_ms and t not in self._attempted
         self._attempted.add(t)
         close_ms = t + BAR_MS
-        self._join(state, specs, t)
+        join(state, specs, t)
         for coin in coins:
             state.anchor_ms.setdefault(coin, t - self.settings.lookback_bars * BAR_MS)
         bars = {coin: self.feed.bar(coin, t) for coin in coins}
         was_active = [s for s in state.strategies.values() if s.status == "active"]
-        self._mark(state, bars, t)
-        reasons = self._stops(state, specs, bars)
-        changed = self._retire(state, close_ms, reasons)
-        emergency = self._emergency(state, close_ms, reasons)
+        mark(state, bars, t, keep_returns=self.rules.risk.correlation_bars)
+        reasons = apply_stops(state, specs, bars)
+        changed = apply_retirement(state, close_ms, reasons, self.rules.retirement, bars_per_year=BARS_PER_YEAR)
+        emergency = apply_emergency(state, close_ms, reasons, self.rules.emergency)
         if state.halted is None:
-            self._targets(state, specs, bars, t)
+            update_targets(state, specs, bars, t, feed=self.feed, max_history_bars=self.settings.max_history_bars,
+                           risk=self.rules.risk)
         fills: list[dict] = []
         orders = rejected = 0
         if live or not fresh:  # a missed bar redone from an older state picks up the orders it had sent
-            orders, rejected = self._trade(state, {c: b.close for c, b in bars.items() if b is not None}, t,
-                                           tag="", reasons=reasons, fresh=fresh, fills=fills, send=live)
+            orders, rejected = self.execution.trade(state, {c: b.close for c, b in bars.items() if b is not None},
+                                                    t, tag="", reasons=reasons, fresh=fresh, fills=fills, send=live)
         state.last_bar_ms = t
         state.pending.setdefault("fills", []).extend(fills)
-        state.pending.setdefault("performance", []).extend(self._performance_rows(state, was_active, bars, close_ms))
+        state.pending.setdefault("performance", []).extend(performance_rows(state, was_active, bars, close_ms))
         if live and (not fresh or self._flush_due(state)):
-            self._reconcile(state)  # after a restart, and whenever the ledgers are appended
+            self.execution.reconcile(state)  # after a restart, and whenever the ledgers are appended
         self._flush(state, force=False)
         self._commit(state, changed)
         retired = [(s.strategy_id, s.reason) for s in changed]
@@ -311,284 +270,6 @@ class PaperTrader:
         if emergency:
             log.error("emergency: %s; the book is flat and halted", emergency)
         return BarReport(t, live, orders, rejected, retired, emergency, state.equity)
-
-    def _mark(self, state: BookState, bars: dict[str, BarData | None], t: int) -> None:
-        keep = self.rules.risk.correlation_bars
-        for s in state.strategies.values():
-            bar = bars.get(s.coin)
-            if bar is None:
-                continue
-            if s.position != 0.0:
-                paid = s.position * bar.close * bar.funding_charged
-                s.cash -= paid
-                s.funding += paid
-            equity = s.cash + s.position * bar.close
-            s.last_return = 0.0
-            if s.status == "active" and s.joined_ms < t:
-                r = equity / s.equity - 1.0 if s.equity > 0 else 0.0
-                s.bars += 1
-                delta = r - s.mean_return
-                s.mean_return += delta / s.bars
-                s.m2_return += delta * (r - s.mean_return)
-                s.recent_returns = (s.recent_returns + [r])[-keep:]
-                s.last_return = r
-            s.equity = equity
-            s.peak_equity = max(s.peak_equity, equity)
-
-    def _stops(self, state: BookState, specs: dict[str, StrategySpec],
-               bars: dict[str, BarData | None]) -> dict[str, str]:
-        """Flatten strategies whose stop loss or take profit the bar touched; their trade reasons."""
-        reasons: dict[str, str] = {}
-        for s in state.strategies.values():
-            bar = bars.get(s.coin)
-            if s.status != "active" or s.position == 0.0 or bar is None or s.entry_px <= 0:
-                continue
-            stop_loss, take_profit = specs[s.strategy_id].stops()
-            long = s.position > 0
-            lost = stop_loss > 0 and (bar.low <= s.entry_px * (1 - stop_loss) if long
-                                      else bar.high >= s.entry_px * (1 + stop_loss))
-            won = take_profit > 0 and (bar.high >= s.entry_px * (1 + take_profit) if long
-                                       else bar.low <= s.entry_px * (1 - take_profit))
-            if lost or won:
-                s.desired, s.stopped_out = 0.0, True
-                reasons[s.strategy_id] = "stop_loss" if lost else "take_profit"
-        return reasons
-
-    def _retire(self, state: BookState, now_ms: int, reasons: dict[str, str]) -> list[StrategyBook]:
-        rules = self.rules.retirement
-        retired = []
-        for s in state.strategies.values():
-            if s.status != "active":
-                continue
-            sharpe = s.sharpe(_BARS_PER_YEAR)
-            s.negative_sharpe_since = breach_since(s.negative_sharpe_since, s.bars >= rules.min_bars and sharpe < 0,
-                                                   now_ms)
-            s.drawdown_since = breach_since(s.drawdown_since, s.drawdown > rules.max_drawdown, now_ms)
-            why = retirement_reason(sharpe=sharpe, bars=s.bars, drawdown=s.drawdown,
-                                    negative_since_ms=s.negative_sharpe_since, drawdown_since_ms=s.drawdown_since,
-                                    now_ms=now_ms, rules=rules)
-            if why is not None:
-                s.status, s.reason, s.status_ms, s.desired = "retired", why, now_ms, 0.0
-                reasons[s.strategy_id] = "retired"
-                retired.append(s)
-        return retired
-
-    def _emergency(self, state: BookState, now_ms: int, reasons: dict[str, str]) -> str | None:
-        equity = state.equity
-        state.equity_history = (state.equity_history + [equity])[-(7 * BARS_PER_DAY + 1):]
-        state.peak_equity = max(state.peak_equity, equity)
-        if state.halted is not None:
-            return None
-        why = emergency_reason(state.equity_history, state.peak_equity, self.rules.emergency)
-        if why is None:
-            return None
-        state.halted = {"reason": f"emergency: {why}", "at_ms": now_ms, "by": "emergency"}
-        for s in state.strategies.values():
-            if s.position != 0.0 or s.desired != 0.0:
-                s.desired = 0.0
-                reasons[s.strategy_id] = "emergency"
-        return why
-
-    def _targets(self, state: BookState, specs: dict[str, StrategySpec], bars: dict[str, BarData | None],
-                 t: int) -> None:
-        active = [s for s in state.strategies.values() if s.status == "active" and bars.get(s.coin) is not None]
-        markets = {}
-        max_bars = self.settings.max_history_bars
-        for s in active:
-            bar = bars[s.coin]
-            if s.coin not in markets:
-                start = max(state.anchor_ms[s.coin], t - (max_bars - 1) * BAR_MS)
-                markets[s.coin] = self.feed.market(s.coin, start, t)
-            market = markets[s.coin]
-            others = [o.recent_returns for o in active if o is not s and o.recent_returns]
-            n = min((len(o) for o in others), default=0)
-            book = np.mean([o[-n:] for o in others], axis=0) if n else np.empty(0)
-            adjustment = risk_adjustment(market.close, market.volume, np.asarray(s.recent_returns), book,
-                                         self.rules.risk)
-            s.risk_multiplier, s.risk_reason = adjustment
-            target = specs[s.strategy_id].target(market) * adjustment.multiplier
-            if target != s.target:
-                s.target, s.stopped_out = target, False
-                s.desired = target * s.equity / bar.close if s.equity > 0 else 0.0
-
-    # ---- orders --------------------------------------------------------------------------------------
-
-    def _trade(self, state: BookState, prices: dict[str, float], bar_ms: int, *, tag: str,
-               reasons: dict[str, str], fresh: bool, fills: list[dict], only: set[str] | None = None,
-               send: bool = True) -> tuple[int, int]:
-        """Net and send every coin's wanted changes (cloid tag = coin + `tag`; only the strategies in
-        `only` when given), share the fills out; returns (orders sent, orders refused). With `send`
-        False, only orders the venue already knows by their cloids are taken into the books."""
-        plans: dict[str, NetPlan] = {}
-        executions: dict[str, _Execution | None] = {}
-        sent: dict[str, tuple[str, float]] = {}
-        orders = rejected = 0
-        for coin in sorted(prices):
-            deltas = {s.strategy_id: s.desired - s.position for s in state.strategies.values()
-                      if s.coin == coin and abs(s.desired - s.position) > _EPS
-                      and (only is None or s.strategy_id in only)}
-            if not deltas:
-                continue
-            plan = plans[coin] = net_deltas(deltas)
-            order_tag = coin + tag
-            net = sum(s.position for s in state.strategies.values() if s.coin == coin)
-            spec = self._order_spec(coin, net, plan.venue_size, prices[coin])
-            if spec is None:
-                continue
-            size, reduce_only = spec
-            cloid = str(cloid_for(state.book_id, bar_ms, order_tag))
-            try:
-                done = self._send(state.book_id, coin, plan.venue_size > 0, size, prices[coin], bar_ms, order_tag,
-                                  reduce_only, fresh=fresh, send=send)
-            except OrderRejectedError as exc:
-                orders, rejected = orders + 1, rejected + 1
-                state.orders, state.rejected = state.orders + 1, state.rejected + 1
-                log.warning("order %s %+.6g %s refused: %s", cloid, plan.venue_size, coin, exc)
-                continue
-            if done is None:
-                continue
-            orders += 1
-            state.orders += 1
-            sent[coin] = (cloid, done)
-        if sent:
-            executions = self._executions(sent, prices)
-        for coin, plan in plans.items():
-            ex = executions.get(coin)
-            filled, px, fee, cloid = (ex.filled, ex.price, ex.fee, ex.cloid) if ex else (0.0, 0.0, 0.0, "")
-            for a in allocate(plan, filled, px, fee):
-                s = state.strategies[a.strategy_id]
-                reason = reasons.get(a.strategy_id, "target")
-                for kind, qty, price, share_fee in (("internal", a.internal, prices[coin], 0.0),
-                                                    ("venue", a.external, a.external_px, a.fee)):
-                    if qty == 0.0:
-                        continue
-                    self._apply(s, qty, price, share_fee)
-                    fills.append({"time": bar_ms + BAR_MS,
-                                  "strategy_id": s.strategy_id, "coin": coin, "kind": kind, "tag": coin + tag,
-                                  "size": qty, "price": price, "fee": share_fee,
-                                  "cloid": cloid if kind == "venue" else "", "reason": reason})
-            self._sweep_dust(state, coin, prices[coin], bar_ms, tag, fills)
-        return orders, rejected
-
-    def _sweep_dust(self, state: BookState, coin: str, price: float, bar_ms: int, tag: str,
-                    fills: list[dict]) -> None:
-        """A strategy that wants to be flat but holds less than one lot (its pro-rata share of lot-rounded
-        fills) hands that dust to the coin's largest holder that wants a position, at the reference
-        price, so that flat means 0. Without such a holder the dust stays (the venue holds it too)."""
-        lot = 10.0 ** -self.client.rules[coin].sz_decimals
-        mine = [s for s in state.strategies.values() if s.coin == coin]
-        for s in mine:
-            if s.desired != 0.0 or s.position == 0.0 or abs(s.position) >= lot:
-                continue
-            holders = [o for o in mine if o is not s and o.desired != 0.0 and o.position != 0.0]
-            if not holders:
-                continue
-            dust = s.position
-            self._apply(s, -dust, price, 0.0)
-            holder = max(holders, key=lambda o: (abs(o.position), o.strategy_id))
-            self._apply(holder, dust, price, 0.0)
-            for sid, qty in ((s.strategy_id, -dust), (holder.strategy_id, dust)):
-                fills.append({"time": bar_ms + BAR_MS, "strategy_id": sid, "coin": coin, "kind": "dust",
-                              "tag": coin + tag, "size": qty, "price": price, "fee": 0.0, "cloid": "",
-                              "reason": "dust"})
-
-    def _order_spec(self, coin: str, net: float, size: float, price: float) -> tuple[float, bool] | None:
-        """(unsigned lot-rounded size, reduce_only) of the venue order for a wanted net change, or None
-        when there is nothing the venue would accept (zero after rounding, under $10 and not reducing)."""
-        rules = self.client.rules[coin]
-        sz = rules.round_size(abs(size))
-        if sz == 0.0:
-            return None
-        after = net + math.copysign(sz, size)
-        reduces = net != 0.0 and abs(after) <= abs(net) and (after == 0.0 or (after > 0) == (net > 0))
-        if not reduces and net != 0.0 and abs(after) < 0.5 * 10 ** -rules.sz_decimals:
-            reduces, sz = True, rules.round_size(abs(net))  # rounding would leave a dust position the other way
-        if not reduces and sz * price < MIN_NOTIONAL_USD:
-            log.debug("skip %s order of %.6g coins: under the $%g minimum", coin, sz, MIN_NOTIONAL_USD)
-            return None
-        return sz, reduces
-
-    def _send(self, book_id: str, coin: str, is_buy: bool, size: float, price: float, bar_ms: int, tag: str,
-              reduce_only: bool, *, fresh: bool, send: bool) -> float | None:
-        """Place the IOC order once; returns the coins it filled (None: nothing sent). When the bar may
-        have been processed before (not `fresh`), an order the venue already knows by its cloid is read
-        back, never re-sent (not even one the venue refused); with `send` False nothing new is sent."""
-        if not fresh:
-            cloid = cloid_for(book_id, bar_ms, tag)
-            known = self.client.order_status(cloid)
-            if known.get("status") == "order":
-                status, order = known["order"]["status"], known["order"]["order"]
-                if status.lower().endswith("rejected"):
-                    raise OrderRejectedError(f"order {cloid} was refused by the venue: {status}")
-                return float(order["origSz"]) - float(order["sz"])
-        if not send:
-            return None
-        limit = price * (1 + self.settings.ioc_slippage if is_buy else 1 - self.settings.ioc_slippage)
-        result = self.client.place_order(coin, is_buy, size, limit, strategy_id=book_id, bar_time=bar_ms,
-                                         tag=tag, tif="Ioc", reduce_only=reduce_only)
-        return result.filled_size
-
-    def _executions(self, sent: dict[str, tuple[str, float]], prices: dict[str, float]) -> dict[str, _Execution]:
-        """Price and fee of each sent order from the account's fills (userFills, matched by cloid)."""
-        rows = call_with_retries(lambda: self.client.info.user_fills(self.client.address), self._retry)
-        out = {}
-        for coin, (cloid, filled) in sent.items():
-            mine = [r for r in rows if str(r.get("cloid", "")).lower() == cloid.lower()]
-            if mine:
-                sz = sum(float(r["sz"]) for r in mine)
-                px = sum(float(r["sz"]) * float(r["px"]) for r in mine) / sz
-                out[coin] = _Execution(cloid, sz, px, sum(float(r["fee"]) for r in mine))
-            elif filled > 0:
-                log.warning("no fills listed for %s: assuming the close and the taker fee", cloid)
-                out[coin] = _Execution(cloid, filled, prices[coin], filled * prices[coin] * FEES.taker)
-        return out
-
-    @staticmethod
-    def _apply(s: StrategyBook, qty: float, price: float, fee: float) -> None:
-        before, after = s.position, s.position + qty
-        if abs(after) < _EPS:
-            after = 0.0
-        s.cash -= qty * price + fee
-        s.fees += fee
-        s.fills += 1
-        s.traded_notional += abs(qty) * price
-        if after == 0.0:
-            s.entry_px = 0.0
-        elif before == 0.0 or (after > 0) != (before > 0):
-            s.entry_px = price
-        elif abs(after) > abs(before):
-            s.entry_px = (abs(before) * s.entry_px + abs(qty) * price) / abs(after)
-        s.position = after
-
-    def _reconcile(self, state: BookState) -> None:
-        """Record coins where the venue's position differs from the strategies' sum by half a lot or more."""
-        venue = self.client.user_state().positions
-        out = {}
-        for coin in sorted({s.coin for s in state.strategies.values()} | set(venue)):
-            book = sum(s.position for s in state.strategies.values() if s.coin == coin)
-            held = venue[coin].size if coin in venue else 0.0
-            lot = 10 ** -self.client.rules[coin].sz_decimals if coin in self.client.rules else 0.0
-            if abs(held - book) >= 0.5 * lot:
-                out[coin] = {"venue": held, "book": book}
-        if out != state.reconciliation and out:
-            log.warning("venue positions differ from the book: %s", out)
-        state.reconciliation = out
-
-    # ---- records -------------------------------------------------------------------------------------
-
-    def _performance_rows(self, state: BookState, strategies: list[StrategyBook],
-                          bars: dict[str, BarData | None], close_ms: int) -> list[dict]:
-        rows = []
-        for s in strategies:
-            bar = bars.get(s.coin)
-            rows.append({
-                "time": close_ms, "strategy_id": s.strategy_id, "coin": s.coin, "status": s.status,
-                "target": float("nan") if s.target is None else s.target, "risk_multiplier": s.risk_multiplier,
-                "position": s.position, "price": float("nan") if bar is None else bar.close, "equity": s.equity,
-                "pnl": s.pnl, "return": s.last_return, "drawdown": s.drawdown, "sharpe": s.sharpe(_BARS_PER_YEAR),
-                "fees": s.fees, "funding": s.funding, "fills": s.fills, "book_equity": state.equity,
-            })
-        return rows
 
     # ---- the operator's commands ---------------------------------------------------------------------
 
@@ -616,9 +297,10 @@ class PaperTrader:
             coins = sorted({s.coin for s in chosen if s.position != 0.0})
             prices = {coin: self.client.mid(coin) for coin in coins}
             fills: list[dict] = []
-            orders, rejected = self._trade(state, prices, state.last_bar_ms or 0, tag=f"|stop{state.stop_seq}",
-                                           reasons={s.strategy_id: "stopped" for s in chosen}, fresh=False,
-                                           fills=fills, only={s.strategy_id for s in chosen})
+            orders, rejected = self.execution.trade(state, prices, state.last_bar_ms or 0,
+                                                    tag=f"|stop{state.stop_seq}",
+                                                    reasons={s.strategy_id: "stopped" for s in chosen},
+                                                    fresh=False, fills=fills, only={s.strategy_id for s in chosen})
             state.stop_seq += 1
             state.pending.setdefault("fills", []).extend(fills)
             self._flush(state, force=True)

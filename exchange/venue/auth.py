@@ -19,7 +19,7 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
 from exchange.errors import Msg
-from exchange.limits import NONCES, NonceWindow
+from exchange.hyperliquid.limits import NONCES, NonceWindow
 
 __all__ = ["recover_signer", "NonceBook"]
 

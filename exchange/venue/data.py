@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from exchange.limits import INTERVAL_MS
+from exchange.hyperliquid.limits import INTERVAL_MS
 
 __all__ = ["CoinSeries", "load_market_data", "BAR_MS"]
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from exchange.errors import Msg
-from exchange.limits import FEES, KNOWN_ASSETS, MIN_NOTIONAL_USD, AssetRules, Fees, asset_rules_for
+from exchange.hyperliquid.limits import FEES, KNOWN_ASSETS, MIN_NOTIONAL_USD, AssetRules, Fees, asset_rules_for
 from exchange.venue.data import BAR_MS, CoinSeries
 from exchange.venue.ledger import Account
 from exchange.venue.orders import Order, OrderRegistry

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from exchange.limits import HISTORY, HistoryLimits
+from exchange.hyperliquid.limits import HISTORY, HistoryLimits
 from exchange.venue.data import BAR_MS
 from exchange.venue.engine import Engine
 from exchange.venue.ledger import Account

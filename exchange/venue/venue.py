@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from exchange.limits import FEES, HISTORY, Fees, HistoryLimits
+from exchange.hyperliquid.limits import FEES, HISTORY, Fees, HistoryLimits
 from exchange.venue.actions import ExchangeApi
 from exchange.venue.clock import ReplayClock
 from exchange.venue.data import BAR_MS, CoinSeries, load_market_data

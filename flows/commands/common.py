@@ -6,11 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["UsageError", "data_dir", "fail"]
-
-
-class UsageError(ValueError):
-    """A problem the user can fix (bad option, empty store); reported as one line, exit code 2."""
+__all__ = ["data_dir", "fail"]
 
 
 def data_dir(args: argparse.Namespace) -> Path:

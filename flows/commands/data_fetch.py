@@ -7,7 +7,7 @@ import pandas as pd
 from rich.console import Console
 
 from exchange.errors import ExchangeError, TemporaryError
-from exchange.settings import ExchangeSettings
+from exchange.hyperliquid.settings import ExchangeSettings
 from flows.commands.common import data_dir, fail
 from tasks.market_fetch import fetch_market_data
 from tasks.market_store import MarketDataError, MarketStore

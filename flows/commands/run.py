@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from exchange.errors import ConfigurationError
-from exchange.secrets import PRIVATE_KEY_BLOCK, PRIVATE_KEY_ENV, load_wallet
+from exchange.hyperliquid.secrets import PRIVATE_KEY_BLOCK, PRIVATE_KEY_ENV, load_wallet
 from flows.commands.common import data_dir, fail
 from flows.commands.progress import RunDisplay
 from flows.jit_cache import start_compiling, wait_compiled

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
-from exchange.limits import HISTORY
+from exchange.hyperliquid.limits import HISTORY
 from exchange.venue import Faults, Venue, VenueServer
 from exchange.venue.server import MAX_BODY_BYTES
 from flows.commands.common import data_dir, fail

@@ -9,6 +9,8 @@ from numba import njit
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
 from kernels.indicators import true_range_nb
 
+__all__ = ["BOUNDS", "atr_breakout_1d_nb"]
+
 BOUNDS = (
     GeneSpec("atr_window", 7, 30, KIND_INT),  # bars
     GeneSpec("breakout", 0.5, 3.0, KIND_FLOAT),  # x ATR of the previous bar
@@ -18,7 +20,7 @@ _BOUNDS = bounds_array(BOUNDS)
 
 
 @njit(cache=True)
-def atr_breakout_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def atr_breakout_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                        close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring).
 

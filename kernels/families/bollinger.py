@@ -10,6 +10,8 @@ from numba import njit
 
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
 
+__all__ = ["MODE_BREAKOUT", "MODE_REVERSION", "BOUNDS", "ANCHOR_BLOCK", "bollinger_1d_nb"]
+
 MODE_BREAKOUT = 0
 MODE_REVERSION = 1
 BOUNDS = (
@@ -36,7 +38,7 @@ def _band_step_nb(side: int, gap: float, band2: float, flip: int) -> int:
 
 
 @njit(cache=True)
-def bollinger_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def bollinger_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                     close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring).
 

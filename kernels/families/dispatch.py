@@ -20,39 +20,41 @@ from kernels.families.vol_scaling import vol_scaling_1d_nb
 from kernels.families.vwap_reversion import vwap_reversion_1d_nb
 from kernels.genome import decode_risk_nb
 
+__all__ = ["signal_1d_nb", "sizing_nb", "apply_risk_1d_nb", "positions_1d_nb"]
+
 
 @njit(cache=True)
-def signal_1d_nb(family: int, genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def signal_1d_nb(family: int, genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                  close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """The raw signal in [-1, 1] of family `family` (ids as kernels.families.FAMILY_NAMES)."""
     if family == 0:
-        ema_crossover_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        ema_crossover_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 1:
-        donchian_breakout_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        donchian_breakout_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 2:
-        rsi_filter_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        rsi_filter_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 3:
-        stochastic_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        stochastic_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 4:
-        sma_trend_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        sma_trend_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 5:
-        atr_breakout_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        atr_breakout_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 6:
-        ichimoku_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        ichimoku_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 7:
-        vwap_reversion_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        vwap_reversion_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 8:
-        vol_scaling_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        vol_scaling_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 9:
-        funding_carry_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        funding_carry_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 10:
-        linear_classifier_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        linear_classifier_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 11:
-        pca_tree_quantile_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        pca_tree_quantile_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 12:
-        bollinger_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        bollinger_1d_nb(genes, open, high, low, close, volume, funding, out)
     elif family == 13:
-        nadaraya_watson_1d_nb(genes, open_, high, low, close, volume, funding, out)
+        nadaraya_watson_1d_nb(genes, open, high, low, close, volume, funding, out)
     else:
         raise ValueError("family must be a family id (0..13)")
 
@@ -74,8 +76,8 @@ def apply_risk_1d_nb(genes: np.ndarray, signal: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def positions_1d_nb(family: int, genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def positions_1d_nb(family: int, genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                     close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Target position out[t] in [-L, L] (fraction of equity) from bars 0..t only; 0.0 in warm-up."""
-    signal_1d_nb(family, genes, open_, high, low, close, volume, funding, out)
+    signal_1d_nb(family, genes, open, high, low, close, volume, funding, out)
     apply_risk_1d_nb(genes, out)

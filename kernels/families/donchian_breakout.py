@@ -3,7 +3,7 @@ below their low; optional volume confirmation (bar volume above a multiple of it
 A position is closed when the close crosses back through the channel's midpoint.
 
 Extremes table: the channel is a rolling max / min, which evaluate() can read from one market-wide
-sparse table (kernels.indicators.extremes_table_nb, shared with stochastic and ichimoku) instead of
+sparse table (kernels.rolling_extremes.extremes_table_nb, shared with stochastic and ichimoku) instead of
 computing it per genome (`donchian_breakout_from_table_1d_nb`, bit-identical to `donchian_breakout_1d_nb`).
 """
 from __future__ import annotations
@@ -12,7 +12,10 @@ import numpy as np
 from numba import njit
 
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
-from kernels.indicators import rolling_max_min_1d_nb, table_max_min_1d_nb
+from kernels.rolling_extremes import rolling_max_min_1d_nb, table_max_min_1d_nb
+
+__all__ = ["BOUNDS", "TABLE_LEVELS", "donchian_breakout_signal_1d_nb", "donchian_breakout_1d_nb",
+           "donchian_breakout_from_table_1d_nb"]
 
 BOUNDS = (
     GeneSpec("channel", 10, 100, KIND_INT),  # bars
@@ -58,7 +61,7 @@ def donchian_breakout_signal_1d_nb(highest: np.ndarray, lowest: np.ndarray, clos
 
 
 @njit(cache=True)
-def donchian_breakout_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def donchian_breakout_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                             close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring)."""
     channel = int(param_nb(genes, _BOUNDS, 0))

@@ -13,6 +13,9 @@ from numba import njit, prange
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
 from kernels.indicators import ema_1d_nb
 
+__all__ = ["BOUNDS", "ema_crossover_signal_1d_nb", "ema_crossover_1d_nb", "ema_crossover_windows_nb", "ema_bank_nb",
+           "ema_crossover_from_bank_1d_nb"]
+
 BOUNDS = (
     GeneSpec("fast_window", 5, 50, KIND_INT),  # bars
     GeneSpec("slow_window", 20, 200, KIND_INT),  # bars
@@ -22,8 +25,8 @@ _BOUNDS = bounds_array(BOUNDS)
 
 
 @njit(cache=True)
-def ema_crossover_windows_nb(genes: np.ndarray) -> tuple[int, int]:
-    """(fast, slow) EMA windows of a genome: what an EMA bank must hold for it."""
+def _windows_nb(genes: np.ndarray) -> tuple[int, int]:
+    """(fast, slow) EMA windows of one genome: what an EMA bank must hold for it."""
     return int(param_nb(genes, _BOUNDS, 0)), int(param_nb(genes, _BOUNDS, 1))
 
 
@@ -54,10 +57,10 @@ def _crossover_sides_nb(fast_ema: np.ndarray, slow_ema: np.ndarray, up: float, d
 
 
 @njit(cache=True)
-def ema_crossover_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def ema_crossover_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                         close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring)."""
-    fast_window, slow_window = ema_crossover_windows_nb(genes)
+    fast_window, slow_window = _windows_nb(genes)
     fast_ema = np.empty(len(close))
     slow_ema = np.empty(len(close))
     ema_1d_nb(close, fast_window, fast_ema)
@@ -66,11 +69,11 @@ def ema_crossover_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, 
 
 
 @njit(cache=True)
-def ema_crossover_windows_2d_nb(genes: np.ndarray) -> np.ndarray:
-    """int64[S, 2]: the (fast, slow) windows of each genome row."""
+def ema_crossover_windows_nb(genes: np.ndarray) -> np.ndarray:
+    """int64[S, 2]: the (fast, slow) EMA windows of each genome row of genes[S, N_GENES]."""
     out = np.empty((genes.shape[0], 2), dtype=np.int64)
     for i in range(genes.shape[0]):
-        out[i, 0], out[i, 1] = ema_crossover_windows_nb(genes[i])
+        out[i, 0], out[i, 1] = _windows_nb(genes[i])
     return out
 
 
@@ -120,6 +123,6 @@ def _ema_four_nb(x: np.ndarray, windows: np.ndarray, out: np.ndarray) -> None:
 def ema_crossover_from_bank_1d_nb(genes: np.ndarray, bank: np.ndarray, row_of_window: np.ndarray,
                                   out: np.ndarray) -> None:
     """The signal from an EMA bank: bank[row_of_window[w]] is the EMA over w bars."""
-    fast_window, slow_window = ema_crossover_windows_nb(genes)
+    fast_window, slow_window = _windows_nb(genes)
     ema_crossover_signal_1d_nb(bank[row_of_window[fast_window]], bank[row_of_window[slow_window]],
                                param_nb(genes, _BOUNDS, 2), out)

@@ -8,6 +8,8 @@ from numba import njit
 
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
 
+__all__ = ["BOUNDS", "funding_carry_1d_nb"]
+
 BOUNDS = (
     GeneSpec("threshold", 0.0, 1e-4, KIND_FLOAT),  # rate per bar (1e-5 = 0.001 % per hour)
     GeneSpec("persistence", 2, 48, KIND_INT),  # bars
@@ -16,7 +18,7 @@ _BOUNDS = bounds_array(BOUNDS)
 
 
 @njit(cache=True)
-def funding_carry_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def funding_carry_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                         close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring).
 

@@ -5,7 +5,7 @@ mode 1, cloud breakout: long while the close is above the cloud, short below it,
 mode 2, both: the TK side when the close is on the same side of the cloud, else flat.
 
 Extremes table: the three lines are rolling midpoints of high and low over three windows, all read
-from one sparse table of rolling extremes (kernels.indicators.extremes_table_nb); the table does not
+from one sparse table of rolling extremes (kernels.rolling_extremes.extremes_table_nb); the table does not
 depend on the genome, so evaluate() can build it once per market (`ichimoku_from_table_1d_nb`,
 bit-identical to `ichimoku_1d_nb`).
 """
@@ -15,7 +15,10 @@ import numpy as np
 from numba import njit
 
 from kernels.genome import KIND_INT, GeneSpec, bounds_array, param_nb
-from kernels.indicators import extremes_levels_nb, extremes_table_nb, table_midpoint_1d_nb
+from kernels.rolling_extremes import extremes_levels_nb, extremes_table_nb, table_midpoint_1d_nb
+
+__all__ = ["MODE_TK_CROSS", "MODE_CLOUD", "MODE_BOTH", "BOUNDS", "TABLE_LEVELS", "ichimoku_from_table_1d_nb",
+           "ichimoku_1d_nb"]
 
 MODE_TK_CROSS = 0
 MODE_CLOUD = 1
@@ -73,7 +76,7 @@ def ichimoku_from_table_1d_nb(genes: np.ndarray, close: np.ndarray, table_max: n
 
 
 @njit(cache=True)
-def ichimoku_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def ichimoku_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                    close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring); builds the rows of the table this genome needs."""
     levels = extremes_levels_nb(max(int(param_nb(genes, _BOUNDS, 2)), int(param_nb(genes, _BOUNDS, 1))))

@@ -1,4 +1,4 @@
-"""Walk-forward ridge regression on the learning features (kernels.families.learning).
+"""Walk-forward ridge regression on the learning features (kernels.learn.features).
 
 Every `refit` bars (at t % refit == 0) the model is refitted in closed form on the usable samples of the
 last `lookback` bars, whose labels are all known at t: w = (X'X / n + ridge D)^-1 X'y / n with X the
@@ -8,7 +8,7 @@ refits the last model predicts the next bar's vol-normalised return; the positio
 it clears +-threshold.
 
 Cost: a refit allocates nothing (its buffers live as long as the genome's pass), and the bars up to the
-next refit are scored in one vectorised pass (kernels.families.learning.affine_row_nb) then turned into
+next refit are scored in one vectorised pass (kernels.learn.features.affine_row_nb) then turned into
 signals branch-free, so the per-bar work is a few SIMD operations.
 """
 from __future__ import annotations
@@ -16,9 +16,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kernels.families.learning import (LABEL, N_FEATURES, N_MOMENTS, affine_row_nb, learning_bank_nb,
-                                        signal_from_score_nb, solve_spd_nb, window_moments_nb)
 from kernels.genome import KIND_FLOAT, KIND_INT, KIND_LOG, GeneSpec, bounds_array, param_nb
+from kernels.learn.features import (LABEL, N_FEATURES, N_MOMENTS, affine_row_nb, learning_bank_nb, signal_from_score_nb,
+                                    window_moments_nb)
+from kernels.learn.linalg import solve_spd_nb
+
+__all__ = ["BOUNDS", "MIN_SAMPLES", "fit_ridge_nb", "linear_classifier_from_bank_1d_nb", "linear_classifier_1d_nb"]
 
 BOUNDS = (
     GeneSpec("lookback", 50, 500, KIND_INT),  # bars of training samples
@@ -32,7 +35,7 @@ MIN_SAMPLES = 2 * (N_FEATURES + 1)
 
 @njit(cache=True)
 def fit_ridge_nb(moments: np.ndarray, ridge: float, out_w: np.ndarray) -> bool:
-    """out_w = (intercept, weights) from window moments (E x E, see learning.py; the lower triangle is read
+    """out_w = (intercept, weights) from window moments (E x E, see kernels.learn.features; the lower triangle is read
     and overwritten: the normal equations are formed and solved in place). False if singular or too few
     samples (out_w then keeps the previous model)."""
     count = moments[0, 0]
@@ -79,7 +82,7 @@ def linear_classifier_from_bank_1d_nb(genes: np.ndarray, x: np.ndarray, cum: np.
 
 
 @njit(cache=True)
-def linear_classifier_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def linear_classifier_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                             close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring)."""
     x, _, _, cum = learning_bank_nb(high, low, close, volume)

@@ -13,6 +13,8 @@ from numba import njit
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
 from kernels.indicators import nadaraya_watson_1d_nb as kernel_regression_1d_nb
 
+__all__ = ["MODE_SLOPE", "MODE_ENVELOPE", "BOUNDS", "nadaraya_watson_1d_nb"]
+
 MODE_SLOPE = 0
 MODE_ENVELOPE = 1
 BOUNDS = (
@@ -59,7 +61,7 @@ def _envelope_signal_nb(estimate: np.ndarray, previous: np.ndarray, close: np.nd
 
 
 @njit(cache=True)
-def nadaraya_watson_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def nadaraya_watson_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                           close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring). Flat until the estimate at t - 1 exists."""
     n = len(close)

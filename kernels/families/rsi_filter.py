@@ -11,6 +11,8 @@ from numba import njit
 
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
 
+__all__ = ["MODE_MEAN_REVERSION", "MODE_TREND_PULLBACK", "BOUNDS", "rsi_filter_1d_nb"]
+
 MODE_MEAN_REVERSION = 0
 MODE_TREND_PULLBACK = 1
 BOUNDS = (
@@ -51,7 +53,7 @@ def _pullback_step_nb(side: float, rsi: float, trend: float, oversold: float, ov
 
 
 @njit(cache=True, error_model="numpy")
-def rsi_filter_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def rsi_filter_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                      close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring).
 

@@ -7,6 +7,8 @@ from numba import njit
 
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
 
+__all__ = ["BOUNDS", "sma_trend_1d_nb"]
+
 BOUNDS = (
     GeneSpec("fast_window", 20, 100, KIND_INT),  # bars
     GeneSpec("slow_window", 100, 300, KIND_INT),  # bars
@@ -26,7 +28,7 @@ def _side_nb(fast_total: float, slow_total: float, fast_window: int, slow_window
 
 
 @njit(cache=True)
-def sma_trend_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def sma_trend_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                     close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring).
 

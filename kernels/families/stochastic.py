@@ -5,7 +5,7 @@ mode 1, zones: long when %K crosses above %D from below `oversold`, out above `o
 %K crosses below %D from above `overbought`, out below `oversold`.
 
 Extremes table: %K's highest high and lowest low can come from one market-wide sparse table
-(kernels.indicators.extremes_table_nb, shared with donchian_breakout and ichimoku) instead of a rolling
+(kernels.rolling_extremes.extremes_table_nb, shared with donchian_breakout and ichimoku) instead of a rolling
 max / min per genome (`stochastic_from_table_1d_nb`, bit-identical to `stochastic_1d_nb`).
 """
 from __future__ import annotations
@@ -14,7 +14,10 @@ import numpy as np
 from numba import njit
 
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
-from kernels.indicators import percent_k_1d_nb, rolling_max_min_1d_nb, table_max_min_1d_nb
+from kernels.rolling_extremes import percent_k_1d_nb, rolling_max_min_1d_nb, table_max_min_1d_nb
+
+__all__ = ["MODE_CROSS", "MODE_ZONES", "BOUNDS", "TABLE_LEVELS", "stochastic_signal_1d_nb", "stochastic_1d_nb",
+           "stochastic_from_table_1d_nb"]
 
 MODE_CROSS = 0
 MODE_ZONES = 1
@@ -107,7 +110,7 @@ def stochastic_signal_1d_nb(genes: np.ndarray, close: np.ndarray, highest: np.nd
 
 
 @njit(cache=True)
-def stochastic_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def stochastic_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                      close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring)."""
     highest = np.empty(len(close))

@@ -13,6 +13,8 @@ from numba import njit
 from kernels.genome import KIND_INT, KIND_LOG, GeneSpec, bounds_array, param_nb
 from kernels.indicators import realized_vol_1d_nb, realized_vol_from_squares_1d_nb
 
+__all__ = ["BOUNDS", "vol_scaling_1d_nb", "vol_scaling_from_bank_1d_nb"]
+
 BOUNDS = (
     GeneSpec("vol_window", 10, 60, KIND_INT),  # bars
     GeneSpec("target_vol", 0.002, 0.03, KIND_LOG),  # per bar (0.005 per hour ~ 47 % a year)
@@ -35,7 +37,7 @@ def _size_nb(close: np.ndarray, vol_window: int, target_vol: float, trend_window
 
 
 @njit(cache=True)
-def vol_scaling_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def vol_scaling_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                       close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring)."""
     vol_window = int(param_nb(genes, _BOUNDS, 0))

@@ -8,6 +8,8 @@ from numba import njit
 from kernels.genome import KIND_FLOAT, KIND_INT, GeneSpec, bounds_array, param_nb
 from kernels.indicators import vwap_sums_1d_nb
 
+__all__ = ["BOUNDS", "vwap_reversion_1d_nb"]
+
 BOUNDS = (
     GeneSpec("window", 10, 200, KIND_INT),  # bars
     GeneSpec("z_entry", 0.5, 3.0, KIND_FLOAT),  # deviations
@@ -32,7 +34,7 @@ def _reversion_step_nb(side: float, gap: float, spread: float, entry2: float, ex
 
 
 @njit(cache=True)
-def vwap_reversion_1d_nb(genes: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+def vwap_reversion_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, low: np.ndarray,
                          close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring)."""
     z_entry = param_nb(genes, _BOUNDS, 1)

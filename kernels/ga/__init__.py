@@ -11,3 +11,5 @@ the loop on the archive, so this package re-exports nothing to keep imports acyc
 - loop: evolve_epoch, one island's epoch with an injected evaluate_fn.
 - migration: ring migration between islands.
 """
+
+__all__: list[str] = []

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exchange.replay import Bar, Books, Broker, Engine, Fill, GenomeStrategy, TargetSeries
-from kernels.evaluate import Market, positions
+from exchange.replay import Bar, Books, Broker, Engine, Fill, TargetSeries
 from kernels.metrics import METRIC_NAMES, N_METRICS
 from kernels.simulate import simulate_1d_nb
 from tasks.replay_check import KernelTrade, first_trade_mismatch, kernel_trades, per_bar_bounds
@@ -166,16 +165,3 @@ def test_mismatch_names_the_first_differing_trade():
     message = first_trade_mismatch(e.books.trades, kernel, 1.0, lambda i: f"bar {i}")
     assert message == ("trade #2 differs: replay short entered bar 3, exited bar 4 (win) vs kernel short entered "
                        "bar 3, exited bar 5 (win)")
-
-
-def test_genome_strategy_recomputed_each_bar_equals_precomputed_targets():
-    n, history = 400, 250
-    o, h, l, c = random_walk(n, 7)
-    market = Market(o, h, l, c, np.ones(n), np.zeros(n), BPY)
-    genes = np.full(12, 0.5)
-    full = positions(market, 0, genes)
-    past = Market(*(a[:history] for a in market[:6]), BPY)
-    live = GenomeStrategy(past, lambda m: positions(m, 0, genes))
-    precomputed = TargetSeries(full)
-    for bar in bars_of(o, h, l, c, start=history):
-        assert live(bar) == precomputed(bar)

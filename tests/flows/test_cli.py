@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.secrets import PRIVATE_KEY_ENV
+from exchange.hyperliquid.secrets import PRIVATE_KEY_ENV
 from flows.cli import build_parser, main
 from flows.commands.run import build_config
 from flows.parameters import FLAT_FIELDS, run_config

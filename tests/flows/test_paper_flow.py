@@ -9,8 +9,8 @@ from uuid import UUID
 
 import pytest
 
+from exchange.hyperliquid.secrets import PRIVATE_KEY_BLOCK, PRIVATE_KEY_ENV
 from exchange.paper import PaperPaths, Registry, StrategySpec
-from exchange.secrets import PRIVATE_KEY_BLOCK, PRIVATE_KEY_ENV
 from flows.paper_flow import paper_trader_flow
 from kernels.genome import N_GENES
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.atomic import file_sha256
+from exchange.atomic import file_sha256
 
 RUN_TIMEOUT_S = 600
 

@@ -38,25 +38,28 @@ from orchestration_helpers import REPO, SMALL_RUN, descends_from, manifest, proc
 from prefect import flow
 
 import tasks.gate_venue as gate_venue
-from exchange.settings import ExchangeSettings
+from exchange.atomic import write_json_atomic
+from exchange.hyperliquid.settings import ExchangeSettings
 from exchange.venue import Faults, Venue
 from flows.cli import main
 from flows.pipeline import _route_event
 from flows.ray_runner import UceRayTaskRunner
 from kernels.archive import empty_archive
 from kernels.families import N_FAMILIES
-from tasks.atomic import write_json_atomic
 from tasks.config import EvolveConfig, RunConfig
 from tasks.config import test_mode_config as small_run_config  # not test_*: pytest would collect it
 from tasks.evolve import IslandState, evolve_island, evolve_plan, initial_islands, prefect_submit
 from tasks.market_source import load_market_data
 from tasks.market_store import MarketStore
-from tasks.policies import POLICIES, Policy, guarding
+from tasks.policies import guarding
+from tasks.retry_policy import Policy
+from tasks.validate_batches import scoped_venue_batch
 from tasks.report import write_report
 from tasks.resilience import ResilienceLog
 from tasks.run_dir import RunDir
 from tasks.safety import SafetyScope
 from tasks.stages import StageContext, run_stage
+from tasks.stages import evolve as evolve_stage
 from tasks.train_inputs import prepare_train_inputs
 from tasks.windows import split_windows
 
@@ -169,7 +172,7 @@ def venues(monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setattr(gate_venue, "Venue", venue)
     monkeypatch.setattr(gate_venue, "ExchangeSettings", settings)
-    monkeypatch.setitem(POLICIES, "scoped_venue_batch", Policy("venue", retries=3, backoff_s=0.05))
+    monkeypatch.setattr(scoped_venue_batch, "retry_policy", Policy("venue", retries=3, backoff_s=0.05))
     return made, faults
 
 
@@ -206,14 +209,12 @@ def test_venue_down_opens_its_breaker_then_the_stage_completes_when_it_is_back(
     monkeypatch.setenv("UCE_BREAKER_THRESHOLD", "3")
     monkeypatch.setenv("UCE_BREAKER_COOLDOWN_S", "2")
     faults["error_rate"] = 1.0
-    started = time.monotonic()
     assert main(["--data-dir", data, "stage", "validate", "--run", RUN, "--local"]) == 1
     err = capsys.readouterr().err
     assert "BreakerOpenError: venue circuit breaker is open after 3 consecutive failures" in err, err
     recorded = manifest(full_mode)
     assert recorded["status"] == "failed" and recorded["stages"]["validate"]["status"] == "failed"
     assert recorded["resilience"]["state"] == "critical" and recorded["resilience"]["breakers"]["venue"]["state"] == "open"
-    assert time.monotonic() - started < 120
 
     faults["error_rate"] = 0.0  # the venue is back
     time.sleep(2.1)  # the cool-down
@@ -286,7 +287,7 @@ def island_flow(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -
         resilience = ResilienceLog(run)
         with guarding(resilience, None):  # as flows.pipeline runs its stages
             ctx = StageContext(run, config, market, windows, stopping, on_event=_route_event)
-            out["scoped"] = {"stage": run_stage(ctx, "evolve", resilience=resilience, cache=data / "cache"),
+            out["scoped"] = {"stage": run_stage(ctx, evolve_stage, resilience=resilience, cache=data / "cache"),
                              "run": run, "report": write_report(run)}
 
     try:
@@ -314,7 +315,7 @@ def test_a_killed_island_worker_is_retried_per_the_evolve_policy(island_flow: di
     events = manifest(seen["run"].root)["resilience"]["events"]
     assert [(e["type"], e["component"], e["work"], e["attempt"], e["recovered"]) for e in events] == [
         ("WorkerCrashedError", "ray", "evolve_island", 1, True)]
-    policy = POLICIES["evolve_island"]
+    policy = evolve_island.retry_policy
     assert len(seen["waits"]) == 1
     assert policy.backoff_s * (1 - policy.jitter) <= seen["waits"][0] <= policy.backoff_s * (1 + policy.jitter)
     # The re-submitted epoch is the same epoch: no genome lost, none doubled.

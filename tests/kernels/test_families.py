@@ -9,10 +9,12 @@ from kernels.families import BOUNDS, FAMILY_NAMES, KERNELS, N_FAMILIES, decode_p
 from kernels.families.dispatch import positions_1d_nb
 from kernels.families.ema_crossover import ema_bank_nb, ema_crossover_1d_nb, ema_crossover_from_bank_1d_nb
 from kernels.indicators import ema_1d_nb
-from kernels.families.learning import LABEL, N_FEATURES, N_MOMENTS, learning_bank_nb, solve_spd_nb, symmetric_eigen_nb
 from kernels.families.linear_classifier import fit_ridge_nb
-from kernels.families.pca_tree_quantile import _grow_tree_nb, _new_tree_scratch_nb, select_nb
 from kernels.genome import (GENE_DIRECTION, GENE_LEVERAGE, KIND_INT, N_FAMILY_GENES, N_GENES, decode_risk_nb)
+from kernels.learn.features import LABEL, N_FEATURES, N_MOMENTS, learning_bank_nb
+from kernels.learn.linalg import solve_spd_nb, symmetric_eigen_nb
+from kernels.learn.order_statistics import kth_smallest_nb
+from kernels.learn.regression_tree import grow_tree_nb, new_tree_scratch_nb
 from market_fixtures import real_market, synthetic_market, truncated
 
 FAMILIES = list(range(N_FAMILIES))
@@ -207,7 +209,7 @@ def test_symmetric_eigen_matches_numpy(d, kind):
 
 
 @pytest.mark.parametrize("kind", ["ties", "normal", "outlier", "geometric", "sorted"])
-def test_select_matches_sorting(kind):
+def test_kth_smallest_matches_sorting(kind):
     rng = np.random.default_rng(0)
     for _ in range(200):
         n = int(rng.integers(1, 500))
@@ -215,7 +217,7 @@ def test_select_matches_sorting(kind):
              "outlier": np.r_[rng.normal(size=n - 1), 1e12], "geometric": 0.5 ** np.arange(n),
              "sorted": np.sort(rng.normal(size=n))}[kind]
         k = int(rng.integers(0, n))
-        assert select_nb(a.reshape(1, 1, -1), 0, 0, 0, n, k, np.mean(a), np.std(a)) == np.sort(a)[k]
+        assert kth_smallest_nb(a.reshape(1, 1, -1), 0, 0, 0, n, k, np.mean(a), np.std(a)) == np.sort(a)[k]
 
 
 def test_tree_finds_a_planted_quantile_pattern():
@@ -225,11 +227,11 @@ def test_tree_finds_a_planted_quantile_pattern():
     z = rng.normal(size=(3, n))
     y = np.where(z[1] > np.quantile(z[1], 0.7), 1.0, -0.2) + rng.normal(0, 0.05, n)
     comp, thr, value = np.full(7, -1), np.empty(7), np.empty(7)
-    tree = _new_tree_scratch_nb(3, 7, n)
+    tree = new_tree_scratch_nb(3, 7, n)
     tree.rows[0] = np.vstack([z, y])
     tree.sums[0] = np.column_stack([z.sum(axis=1), (z ** 2).sum(axis=1), (z * y).sum(axis=1)])
     tree.label_sums[0] = y.sum()
-    _grow_tree_nb(tree, n, 2, 0.7, 10, comp, thr, value)
+    grow_tree_nb(tree, n, 2, 0.7, 10, comp, thr, value)
     assert comp[0] == 1
     hits = np.empty(n)
     for i in range(n):

@@ -19,7 +19,8 @@ from kernels.families.stochastic import TABLE_LEVELS as STOCHASTIC_LEVELS
 from kernels.families.stochastic import stochastic_from_table_1d_nb
 from kernels.families.vol_scaling import vol_scaling_from_bank_1d_nb
 from kernels.genome import N_GENES
-from kernels.indicators import extremes_table_nb, squared_log_returns_1d_nb
+from kernels.rolling_extremes import extremes_table_nb
+from kernels.indicators import squared_log_returns_1d_nb
 from market_fixtures import real_market, synthetic_market
 
 GENOMES = 12

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from kernels import indicators as ind
+from kernels import rolling_extremes as ext
 
 N = 300
 
@@ -89,14 +90,14 @@ def test_realized_vol_matches_pandas(window):
 @pytest.mark.parametrize("window", WINDOWS)
 def test_rolling_max_min_matches_pandas(window):
     _, high, low, _, _ = _series()
-    out_max, out_min = _run(ind.rolling_max_min_1d_nb, high, low, window, n_out=2)
+    out_max, out_min = _run(ext.rolling_max_min_1d_nb, high, low, window, n_out=2)
     _close(out_max, pd.Series(high).rolling(window).max(), rtol=0)
     _close(out_min, pd.Series(low).rolling(window).min(), rtol=0)
 
 
 def test_rolling_max_handles_ties_and_monotone_runs():
     x = np.array([3.0, 3.0, 2.0, 2.0, 5.0, 5.0, 1.0, 0.0, 0.0, 4.0])
-    out_max, out_min = _run(ind.rolling_max_min_1d_nb, x, x, 3, n_out=2, n=10)
+    out_max, out_min = _run(ext.rolling_max_min_1d_nb, x, x, 3, n_out=2, n=10)
     _close(out_max, pd.Series(x).rolling(3).max(), rtol=0)
     _close(out_min, pd.Series(x).rolling(3).min(), rtol=0)
 
@@ -104,32 +105,24 @@ def test_rolling_max_handles_ties_and_monotone_runs():
 @pytest.mark.parametrize("window", [1, 2, 3, 4, 7, 8, 14, 50, 127, N + 7])
 def test_extremes_table_gives_rolling_max_min_and_midpoint(window):
     _, high, low, _, _ = _series()
-    table_max, table_min = ind.extremes_table_nb(high, low, ind.extremes_levels_nb(window))
-    out_max, out_min = _run(ind.table_max_min_1d_nb, table_max, table_min, window, n_out=2)
+    table_max, table_min = ext.extremes_table_nb(high, low, ext.extremes_levels_nb(window))
+    out_max, out_min = _run(ext.table_max_min_1d_nb, table_max, table_min, window, n_out=2)
     expected_max, expected_min = pd.Series(high).rolling(window).max(), pd.Series(low).rolling(window).min()
     _close(out_max, expected_max, rtol=0, atol=0)  # max is exact: same values as any other method
     _close(out_min, expected_min, rtol=0, atol=0)
-    _close(_run(ind.table_midpoint_1d_nb, table_max, table_min, window), (expected_max + expected_min) / 2,
+    _close(_run(ext.table_midpoint_1d_nb, table_max, table_min, window), (expected_max + expected_min) / 2,
            rtol=0, atol=0)
 
 
 def test_extremes_table_rows_and_limits():
     x = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0])
-    table_max, table_min = ind.extremes_table_nb(x, x, 3)
+    table_max, table_min = ext.extremes_table_nb(x, x, 3)
     np.testing.assert_array_equal(table_max[2], [3, 3, 4, 4, 5, 9, 9, 9])  # 4-bar spans (fewer at the start)
     np.testing.assert_array_equal(table_min[1], [3, 1, 1, 1, 1, 5, 2, 2])
-    assert [ind.extremes_levels_nb(w) for w in (1, 2, 3, 4, 7, 8, 100)] == [1, 2, 2, 3, 3, 4, 7]
-    _run(ind.table_max_min_1d_nb, table_max, table_min, 7, n_out=2, n=8)
+    assert [ext.extremes_levels_nb(w) for w in (1, 2, 3, 4, 7, 8, 100)] == [1, 2, 2, 3, 3, 4, 7]
+    _run(ext.table_max_min_1d_nb, table_max, table_min, 7, n_out=2, n=8)
     with pytest.raises(ValueError, match="levels"):
-        _run(ind.table_max_min_1d_nb, table_max, table_min, 8, n_out=2, n=8)
-
-
-@pytest.mark.parametrize("window", [1, 20, N - 1, N + 5])
-def test_donchian_uses_only_previous_bars(window):
-    _, high, low, _, _ = _series()
-    upper, lower = _run(ind.donchian_1d_nb, high, low, window, n_out=2)
-    _close(upper, pd.Series(high).rolling(window).max().shift(1), rtol=0)
-    _close(lower, pd.Series(low).rolling(window).min().shift(1), rtol=0)
+        _run(ext.table_max_min_1d_nb, table_max, table_min, 8, n_out=2, n=8)
 
 
 def _rsi_loop(close: np.ndarray, window: int) -> np.ndarray:
@@ -184,14 +177,14 @@ def test_stochastic_matches_pandas(k_window, d_window):
     hh = pd.Series(high).rolling(k_window).max()
     ll = pd.Series(low).rolling(k_window).min()
     k = 100 * (close - ll) / (hh - ll)
-    out_k, out_d = _run(ind.stochastic_1d_nb, high, low, close, k_window, d_window, n_out=2)
+    out_k, out_d = _run(ext.stochastic_1d_nb, high, low, close, k_window, d_window, n_out=2)
     _close(out_k, k, rtol=1e-12)
     _close(out_d, k.rolling(d_window).mean(), rtol=1e-9)
 
 
 def test_stochastic_flat_range_is_50():
     flat = np.ones(20)
-    out_k, _ = _run(ind.stochastic_1d_nb, flat, flat, flat, 5, 3, n_out=2, n=20)
+    out_k, _ = _run(ext.stochastic_1d_nb, flat, flat, flat, 5, 3, n_out=2, n=20)
     assert (out_k[4:] == 50.0).all()
 
 
@@ -204,7 +197,7 @@ def test_ichimoku_matches_pandas_and_lags_the_cloud(windows):
     def mid(w):
         return (h.rolling(w).max() + lo.rolling(w).min()) / 2
 
-    tenkan, kijun, span_a, span_b = _run(ind.ichimoku_1d_nb, high, low, tenkan_w, kijun_w, senkou_w, disp, n_out=4)
+    tenkan, kijun, span_a, span_b = _run(ext.ichimoku_1d_nb, high, low, tenkan_w, kijun_w, senkou_w, disp, n_out=4)
     _close(tenkan, mid(tenkan_w), rtol=1e-12)
     _close(kijun, mid(kijun_w), rtol=1e-12)
     _close(span_a, ((mid(tenkan_w) + mid(kijun_w)) / 2).shift(disp), rtol=1e-12)  # shift(+d): value from d bars AGO
@@ -222,25 +215,25 @@ def _vwap_loop(price, volume, window):
     return vwap, dev
 
 
-@pytest.mark.parametrize("window", [1, 2, 10, 200, N + 1])
-def test_vwap_matches_two_pass_loop(window):
-    _, _, _, close, volume = _series(n=N)
-    vwap, dev = _run(ind.vwap_1d_nb, close, volume, window, n_out=2)
-    ref_vwap, ref_dev = _vwap_loop(close, volume, window)
-    _close(vwap, ref_vwap, rtol=1e-12)
-    # a (near-)zero variance is a difference of sums of order price^2: its root keeps ~1e-8 * price of rounding
-    _close(dev, ref_dev, rtol=1e-9, atol=1e-8 * close.max())
+def _vwap_from_sums(price, volume, window):
+    """(vwap, dev) from vwap_sums_1d_nb as its docstring derives them: vwap = price - gap / W,
+    dev = sqrt(spread) / W (NaN while the window has no volume)."""
+    weight, gap, spread = _run(ind.vwap_sums_1d_nb, price, volume, window, n_out=3, n=len(price))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return price - gap / weight, np.sqrt(np.maximum(spread, 0.0)) / weight
 
 
 @pytest.mark.parametrize("window", [1, 2, 10, 200, N + 1])
 def test_vwap_sums_are_the_scaled_statistics(window):
-    """weight = sum v, gap = weight (price - vwap), spread = weight^2 var: the division-free form."""
+    """weight = sum v, gap = weight (price - vwap), spread = weight^2 var: the division-free form, against a
+    two-pass weighted mean and deviation."""
     _, _, _, close, volume = _series(n=N)
     weight, gap, spread = _run(ind.vwap_sums_1d_nb, close, volume, window, n_out=3)
-    vwap, dev = _run(ind.vwap_1d_nb, close, volume, window, n_out=2)
+    vwap, dev = _vwap_loop(close, volume, window)
     assert np.array_equal(weight == 0.0, np.isnan(vwap)) and np.array_equal(np.isnan(gap), np.isnan(vwap))
     _close(close - gap / weight, vwap, rtol=1e-12)
-    _close(np.sqrt(np.maximum(spread, 0.0)) / weight, dev, rtol=1e-12, atol=1e-8 * close.max())
+    # a (near-)zero variance is a difference of sums of order price^2: its root keeps ~1e-8 * price of rounding
+    _close(np.sqrt(np.maximum(spread, 0.0)) / weight, dev, rtol=1e-9, atol=1e-8 * close.max())
 
 
 def test_vwap_dev_is_accurate_on_real_prices(shared_data):
@@ -249,7 +242,7 @@ def test_vwap_dev_is_accurate_on_real_prices(shared_data):
     price, volume = candles["close"].to_numpy(), candles["volume"].to_numpy()
     bars = np.random.default_rng(0).integers(200, len(price), 300)
     for window in (10, 37, 200):
-        vwap, dev = _run(ind.vwap_1d_nb, price, volume, window, n_out=2, n=len(price))
+        vwap, dev = _vwap_from_sums(price, volume, window)
         for t in bars:
             p = price[t - window + 1:t + 1].astype(np.longdouble)
             v = volume[t - window + 1:t + 1].astype(np.longdouble)
@@ -261,7 +254,7 @@ def test_vwap_dev_is_accurate_on_real_prices(shared_data):
 def test_vwap_is_nan_while_the_window_has_no_volume():
     price = np.arange(1.0, 11.0)
     volume = np.array([1.0, 0, 0, 0, 0, 2.0, 0, 0, 0, 0])
-    vwap, _ = _run(ind.vwap_1d_nb, price, volume, 3, n_out=2, n=10)
+    vwap, _ = _vwap_from_sums(price, volume, 3)
     assert np.isnan(vwap[[3, 4, 8, 9]]).all() and vwap[5] == 6.0 and vwap[7] == 6.0
 
 
@@ -324,15 +317,6 @@ def test_nadaraya_watson_rejects_bad_arguments():
         ind.nadaraya_watson_weights_nb(0.0, ind.KERNEL_GAUSSIAN)
     with pytest.raises(ValueError):
         ind.nadaraya_watson_weights_nb(5.0, 7)
-
-
-@pytest.mark.parametrize("window", [1, 2, 25, N, N + 1])
-@pytest.mark.parametrize("q", [0.0, 0.1, 0.5, 0.9, 1.0])
-def test_rolling_quantile_matches_pandas(window, q):
-    close = _series()[3]
-    close[50:60] = close[49]  # ties in the window
-    expected = pd.Series(close).rolling(window).quantile(q, interpolation="linear")
-    _close(_run(ind.rolling_quantile_1d_nb, close, window, q), expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("fn,args", [(ind.ema_1d_nb, ()), (ind.sma_1d_nb, ()), (ind.rsi_1d_nb, ())])

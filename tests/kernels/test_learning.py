@@ -1,14 +1,16 @@
-"""Shared learning helpers (kernels.families.learning) and the linear classifier against numpy references."""
+"""Shared learning helpers (kernels.learn.features, kernels.learn.linalg) and the linear classifier against numpy
+references."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from kernels.families.learning import (N_FEATURES, N_MOMENTS, affine_row_nb, learning_bank_nb, signal_from_score_nb,
-                                       solve_spd_nb, window_moments_nb)
 from kernels.families.linear_classifier import (_BOUNDS, MIN_SAMPLES, _predict_segment_nb,
                                                 linear_classifier_from_bank_1d_nb)
 from kernels.genome import param_nb
+from kernels.learn.features import (N_FEATURES, N_MOMENTS, affine_row_nb, learning_bank_nb, signal_from_score_nb,
+                                    window_moments_nb)
+from kernels.learn.linalg import solve_spd_nb
 from market_fixtures import synthetic_market
 
 

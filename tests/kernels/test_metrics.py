@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import vectorbt  # noqa: F401  (registers the .vbt accessor)
 from numba import njit
 
 from kernels.metrics import (
@@ -36,7 +37,6 @@ def test_metric_names_follow_the_contract():
 
 @pytest.mark.parametrize("seed, n, drift", [(0, 5000, 0.0), (1, 300, 0.001), (2, 50, -0.002)])
 def test_return_statistics_equal_vectorbt(seed, n, drift):
-    vbt = pytest.importorskip("vectorbt")  # noqa: F841  (registers the .vbt accessor)
     returns = np.random.default_rng(seed).normal(drift, 0.01, n)
     ours = _metrics_of_returns(returns, 1.0, BPY)
     acc = pd.Series(returns).vbt.returns(freq="1h", year_freq=pd.Timedelta(hours=BPY))

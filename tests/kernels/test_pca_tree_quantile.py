@@ -1,16 +1,19 @@
-"""pca_tree_quantile's building blocks against slow numpy references, and the whole family against one."""
+"""pca_tree_quantile's building blocks (kernels.learn: order statistics, PCA, regression tree, and the family's
+glue) against slow numpy references, and the whole family against one."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from kernels.families.learning import N_FEATURES, learning_bank_nb, signal_from_score_nb, window_moments_nb
-from kernels.families.pca_tree_quantile import (_BOUNDS, MIN_SAMPLES, _grow_tree_nb, _label_sums_nb, _left_sums_nb,
-                                                _new_pca_scratch_nb, _new_tree_scratch_nb, _partition_nb,
-                                                _predict_segment_nb, _prediction_tree_nb, _root_sums_nb,
-                                                _training_set_nb, cost_estimate_nb, fit_pca_nb,
-                                                pca_tree_quantile_from_bank_1d_nb, select_nb, standardise_nb)
+from kernels.families.pca_tree_quantile import (_BOUNDS, MIN_SAMPLES, _predict_segment_nb, _prediction_tree_nb,
+                                                _root_sums_nb, _training_set_nb, cost_estimate_nb,
+                                                pca_tree_quantile_from_bank_1d_nb)
 from kernels.genome import FIRST_FAMILY_GENE, N_GENES, param_nb
+from kernels.learn.features import N_FEATURES, learning_bank_nb, signal_from_score_nb, window_moments_nb
+from kernels.learn.order_statistics import kth_smallest_nb
+from kernels.learn.pca import fit_pca_nb, new_pca_scratch_nb, standardise_nb
+from kernels.learn.regression_tree import (_label_sums_nb, _left_sums_nb, _partition_nb, grow_tree_nb,
+                                           new_tree_scratch_nb)
 from market_fixtures import synthetic_market
 
 
@@ -28,7 +31,7 @@ def _values(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
 
 @pytest.mark.parametrize("kind", ["ties", "normal", "fat", "outlier", "geometric", "sorted"])
 @pytest.mark.parametrize("guess", ["moments", "far", "no_spread"])
-def test_select_matches_sorting_in_a_buffer_slice(kind, guess):
+def test_kth_smallest_matches_sorting_in_a_buffer_slice(kind, guess):
     """Exact whatever the starting guess; reads only its slice of its buffer's row."""
     rng = np.random.default_rng(1)
     for _ in range(100):
@@ -41,7 +44,7 @@ def test_select_matches_sorting_in_a_buffer_slice(kind, guess):
         mean, std = values.mean(), values.std()
         start, spread = {"moments": (mean, 0.25 * std), "far": (mean + 100.0 * std + 1.0, 0.25 * std),
                          "no_spread": (mean, 0.0)}[guess]
-        assert select_nb(rows, 1, 2, a, n, k, start, spread) == np.sort(values)[k]
+        assert kth_smallest_nb(rows, 1, 2, a, n, k, start, spread) == np.sort(values)[k]
 
 
 def test_partition_is_stable_and_stays_in_its_range():
@@ -81,9 +84,9 @@ def _refit(bank, t: int, lookback: int, n_comp: int):
     """standardise_nb, fit_pca_nb and _training_set_nb at bar t: (pca scratch, weights, bias, training rows,
     count)."""
     x, y, usable, cum = bank
-    pca, weights, bias = _new_pca_scratch_nb(), np.empty((n_comp, N_FEATURES)), np.empty(n_comp)
+    pca, weights, bias = new_pca_scratch_nb(), np.empty((n_comp, N_FEATURES)), np.empty(n_comp)
     window_moments_nb(cum, t, lookback, pca.moments)
-    assert standardise_nb(pca)
+    assert standardise_nb(pca, MIN_SAMPLES)
     fit_pca_nb(pca, weights, bias)
     count = int(pca.moments[0, 0])
     rows = np.empty((n_comp + 1, lookback))
@@ -115,7 +118,7 @@ def test_root_sums_from_the_decomposition_match_the_samples(bank, t, lookback):
 
 def _reference_tree(z: np.ndarray, y: np.ndarray, depth: int, quantile: float, min_leaf: int):
     """The family's tree grown node by node with numpy (direct sums, sorting for the quantile), completed
-    like _complete_tree_nb: (comp, thr, value)."""
+    like kernels.learn.regression_tree: (comp, thr, value)."""
     n_nodes = 2 ** (depth + 1) - 1
     comp, thr, value = np.full(n_nodes, -1), np.full(n_nodes, np.nan), np.full(n_nodes, np.nan)
     members = {0: np.arange(z.shape[1])}
@@ -148,12 +151,12 @@ def _reference_tree(z: np.ndarray, y: np.ndarray, depth: int, quantile: float, m
 def _grow(z: np.ndarray, y: np.ndarray, depth: int, quantile: float, min_leaf: int):
     n_comp, n = z.shape
     n_nodes = 2 ** (depth + 1) - 1
-    tree = _new_tree_scratch_nb(n_comp, n_nodes, n)
+    tree = new_tree_scratch_nb(n_comp, n_nodes, n)
     tree.rows[0] = np.vstack([z, y])
     tree.sums[0] = np.column_stack([z.sum(axis=1), (z ** 2).sum(axis=1), (z * y).sum(axis=1)])
     tree.label_sums[0] = y.sum()
     comp, thr, value = np.full(n_nodes, -1), np.empty(n_nodes), np.empty(n_nodes)
-    _grow_tree_nb(tree, n, depth, quantile, min_leaf, comp, thr, value)
+    grow_tree_nb(tree, n, depth, quantile, min_leaf, comp, thr, value)
     return comp, thr, value
 
 

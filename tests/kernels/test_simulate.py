@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import vectorbt as vbt
 from numba import njit, prange
+from vectorbt.portfolio.enums import SizeType
+from vectorbt.portfolio.nb import get_stop_price_nb
 
 from kernels.metrics import METRIC_NAMES, N_METRICS
 from kernels.simulate import simulate_1d_nb, simulate_signal_1d_nb, stop_band_nb, stop_price_nb
-
-vbt = pytest.importorskip("vectorbt")
-from vectorbt.portfolio.enums import SizeType  # noqa: E402
 
 M = {name: i for i, name in enumerate(METRIC_NAMES)}
 BPY = 8760.0
@@ -293,8 +293,6 @@ def test_stop_fills_at_level_or_gap_open_then_stays_flat(side, stop_loss, take_p
 
 
 def test_stop_price_equals_vectorbt_get_stop_price_on_random_bars():
-    from vectorbt.portfolio.nb import get_stop_price_nb
-
     rng = np.random.default_rng(8)
     for _ in range(3000):
         position = rng.choice([-2.0, 0.5])

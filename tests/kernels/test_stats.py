@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import math
+from itertools import combinations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from kernels.stats import (
     EULER_GAMMA, cluster_labels_nb, correlation_distance, deflated_sharpe_nb, effective_trials,
     expected_max_sharpe_nb, norm_cdf_nb, norm_ppf_nb, pbo_cscv, psr_nb, sharpe_moments_1d_nb,
 )
-
-stats = pytest.importorskip("scipy.stats")
 
 
 @pytest.mark.parametrize("p", [1e-300, 1e-12, 1e-5, 0.001, 0.02, 0.02425, 0.1, 0.3, 0.5, 0.7, 0.97575, 0.99,
@@ -102,6 +102,39 @@ def test_pbo_is_about_half_for_noise_and_zero_for_a_dominant_trial():
         r[:, 3] += 0.004
         assert pbo_cscv(r, 8).pbo == 0.0
     assert np.mean(values) == pytest.approx(0.5, abs=0.1)
+
+
+def _reversing_trials(n_splits: int, block: int, drift: float = 0.01, wiggle: float = 0.01) -> np.ndarray:
+    """returns[n_splits * block, C(n_splits, n_splits / 2)]: one trial per half of the blocks, earning +drift per
+    bar on the blocks of its half and -drift on the others, plus the same zero-mean wiggle (+-wiggle, alternating)
+    in every block. Whatever half CSCV takes in sample, the trial of that half has the best in-sample Sharpe
+    (all its blocks +drift, no spread between block means) and, all its out-of-sample blocks being -drift, the
+    worst out-of-sample Sharpe; every other trial has some -drift blocks in sample and some +drift ones out."""
+    halves = list(combinations(range(n_splits), n_splits // 2))
+    noise = wiggle * (-1.0) ** np.arange(block)
+    r = np.empty((n_splits * block, len(halves)))
+    for j, half in enumerate(halves):
+        for b in range(n_splits):
+            r[b * block:(b + 1) * block, j] = (drift if b in half else -drift) + noise
+    return r
+
+
+def test_pbo_is_one_when_the_in_sample_best_is_always_the_out_of_sample_worst():
+    r = _reversing_trials(6, 10)  # 20 trials, 20 combinations
+    result = pbo_cscv(r, 6)
+    assert r.shape == (60, 20) and len(result.logits) == 20 and result.bars_used == 60
+    assert result.pbo == 1.0
+    # The IS-best ranks 1 of N = 20 out of sample in every combination: ω = 1 / (N + 1), λ = ln(1 / N).
+    np.testing.assert_allclose(result.logits, math.log(1 / 20), rtol=1e-12)
+
+
+def test_pbo_is_zero_when_one_trial_dominates_every_split():
+    r = _reversing_trials(6, 10)
+    dominant = 0.02 + 0.01 * (-1.0) ** np.arange(60)  # twice the drift in every block, the same wiggle
+    result = pbo_cscv(np.column_stack([r, dominant]), 6)
+    assert result.pbo == 0.0
+    # The dominant trial is IS-best and ranks N = 21 of 21 out of sample: ω = N / (N + 1), λ = ln(N).
+    np.testing.assert_allclose(result.logits, math.log(21), rtol=1e-12)
 
 
 def test_pbo_bad_input():

@@ -34,7 +34,10 @@ def test_pool_range_without_the_cap() -> None:
 
 def test_approval_needs_three_of_four_criteria() -> None:
     good = {"gate1_sharpe": 1.5, "gate2_sharpe": 1.0, "gate1_max_drawdown": 0.08, "overall_score": 0.8}
-    assert approve(good, ApprovalRules()) == (True, 4, approve(good, ApprovalRules()).reason)
+    verdict = approve(good, ApprovalRules())
+    assert (verdict.approved, verdict.met) == (True, 4)
+    assert verdict.reason == ("approved: 4 of 4 criteria (need 3): validation Sharpe 1.50 meets >= 1; replay Sharpe "
+                              "1.00 meets >= 0.8; validation drawdown 8.0% meets <= 12%; overall score 0.80 meets >= 0.7")
     one_off = good | {"gate1_max_drawdown": 0.2}
     verdict = approve(one_off, ApprovalRules())
     assert verdict.approved and verdict.met == 3 and "validation drawdown 20.0% misses <= 12%" in verdict.reason

@@ -14,11 +14,11 @@ from eth_account import Account
 from hyperliquid.utils.constants import TESTNET_API_URL
 from pydantic import ValidationError
 
-from exchange.client import HyperliquidClient
 from exchange.errors import ConfigurationError
-from exchange.ids import NonceSource
-from exchange.secrets import PRIVATE_KEY_ENV
-from exchange.settings import ExchangeSettings
+from exchange.hyperliquid.client import HyperliquidClient
+from exchange.hyperliquid.ids import NonceSource
+from exchange.hyperliquid.secrets import PRIVATE_KEY_ENV
+from exchange.hyperliquid.settings import ExchangeSettings
 from exchange.venue import Venue, VenueServer
 from exchange.venue.data import BAR_MS, CoinSeries
 from kernels.evaluate import Costs
@@ -98,7 +98,7 @@ def test_forward_session_trades_each_new_bar_and_ends_flat(server: VenueServer) 
     assert result["gate3_end_ms"] - result["gate3_start_ms"] == steps * BAR_MS
     assert result["gate3_start_ms"] == T0_MS + START_BAR * BAR_MS
     assert (result["gate3_venue"], result["gate3_venue_url"]) == (FORWARD, server.url)
-    assert 2.0 <= result["gate3_wall_seconds"] < 10.0
+    assert result["gate3_wall_seconds"] >= 2.2  # it trades for the session it was given, not less
     # Short at the start, long after the flip, flat at the end: three market orders, stops re-armed twice.
     assert result["gate3_rejected"] == 0 and result["gate3_orders"] >= 3 + 2
     assert result["gate3_stop_loss_exits"] == result["gate3_expected_stop_loss_exits"]
@@ -134,7 +134,7 @@ def test_forward_session_on_a_free_running_clock_keeps_the_key_secret(monkeypatc
                                   venue_capital=CAPITAL)
         result = gate3_candidate(PLANTED, None, COSTS, config)  # the live-window inputs are not read forward
         assert_idle(client_of(server))
-    assert 3.0 <= result["gate3_wall_seconds"] < 6.0
+    assert result["gate3_wall_seconds"] >= 3.0  # three minutes of replay at 3600x: the whole session
     assert result["gate3_bars"] >= 3 and result["gate3_venue"] == FORWARD
     assert result["gate3_end_ms"] - result["gate3_start_ms"] >= (result["gate3_bars"] - 3) * BAR_MS
     assert result["gate3_return"] == pytest.approx(result["gate3_expected_return"], abs=0.005)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from exchange.limits import HISTORY, RATE_LIMITS
-from exchange.rate_limit import WeightBudget
-from exchange.settings import ExchangeSettings
+from exchange.hyperliquid.limits import HISTORY, RATE_LIMITS
+from exchange.hyperliquid.rate_limit import WeightBudget
+from exchange.hyperliquid.settings import ExchangeSettings
 from exchange.venue import Faults, Venue, VenueServer
 from exchange.venue.data import BAR_MS
 from flows.cli import main

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exchange.market_data import parse_funding
+from exchange.hyperliquid.market_data import parse_funding
 from kernels.metrics import METRIC_NAMES, N_METRICS
 from kernels.simulate import simulate_1d_nb
 from tasks.config import CostConfig

@@ -12,7 +12,10 @@ import requests
 
 from exchange.errors import OrderRejectedError, RateLimitError, TransportError
 from tasks.breakers import BreakerBoard, BreakerOpenError, BreakerSettings
-from tasks.policies import POLICIES, Policy, call, guarded, guarding, is_transient, policy_for
+from tasks.policies import call, guarded, guarding, is_transient, policy_for
+from tasks.market_fetch import fetch_market_data as real_fetch
+from tasks.market_source import load_market_data as real_load
+from tasks.retry_policy import Policy, policy_of
 from tasks.resilience import ResilienceLog
 from tasks.run_dir import RunDir
 
@@ -61,7 +64,8 @@ def _guard(run: RunDir, threshold: int = 3):
 
 def test_transient_failures_are_retried_and_recorded_as_recovered(run: RunDir, monkeypatch) -> None:
     fetch_market_data = Flaky(TransportError("reset"), RateLimitError("HTTP 429"))
-    fetch_market_data.__name__ = "fetch_market_data"  # the market policy: 3 retries, 5 s base backoff
+    fetch_market_data.__name__ = "fetch_market_data"
+    fetch_market_data.retry_policy = policy_of(real_fetch)  # the market policy: 3 retries, 5 s base backoff
     guard, board, waits = _guard(run)
     with guard:
         assert call(fetch_market_data) == "done"
@@ -77,6 +81,7 @@ def test_transient_failures_are_retried_and_recorded_as_recovered(run: RunDir, m
 def test_bad_input_is_not_retried(run: RunDir) -> None:
     load_market_data = Flaky(ValueError("--coins: unknown coin NOPE"))
     load_market_data.__name__ = "load_market_data"
+    load_market_data.retry_policy = policy_of(real_load)
     guard, board, waits = _guard(run)
     with guard, pytest.raises(ValueError, match="NOPE"):
         call(load_market_data)
@@ -86,9 +91,9 @@ def test_bad_input_is_not_retried(run: RunDir) -> None:
 
 
 def test_breaker_opens_and_later_calls_fail_fast(run: RunDir, monkeypatch) -> None:
-    monkeypatch.setitem(POLICIES, "place_orders", Policy("venue", retries=5, backoff_s=0.01))
     place_orders = Flaky(*[TransportError("connection refused")] * 10)
     place_orders.__name__ = "place_orders"
+    place_orders.retry_policy = Policy("venue", retries=5, backoff_s=0.01)
     guard, board, _ = _guard(run, threshold=3)
     with guard:
         with pytest.raises(BreakerOpenError, match="venue circuit breaker is open after 3 consecutive failures"):
@@ -154,5 +159,5 @@ def test_the_evolve_stage_tasks_take_their_time_limits_from_the_policy_table() -
                                              "regime_scores"}
     for fn, task in _TASKS.items():
         policy = policy_for(task)
-        assert policy == POLICIES[fn.__name__] and policy.timeout_s
+        assert policy == fn.retry_policy and policy.timeout_s
         assert task.timeout_seconds == policy.timeout_s and task.retries == 0

@@ -9,7 +9,7 @@ from hyperliquid.info import Info
 from hyperliquid.utils.types import Cloid
 from venue_helpers import ALICE, BALANCE, START_BAR, T0_MS, statuses
 
-from exchange.limits import FEES, HistoryLimits
+from exchange.hyperliquid.limits import FEES, HistoryLimits
 from exchange.venue import Venue, VenueServer
 from exchange.venue.data import BAR_MS
 

@@ -7,7 +7,7 @@ from exchange.errors import (AuthError, ExpiredError, InsufficientMarginError, I
                              Msg, NonceError, OrderNotFoundError, OrderRejectedError, PermanentError,
                              PostOnlyMatchError, ReduceOnlyError, TickSizeError, error_from_message,
                              error_from_order_status)
-from exchange.limits import KNOWN_ASSETS, AssetRules, asset_rules_for
+from exchange.hyperliquid.limits import INTERVAL_MS, KNOWN_ASSETS, AssetRules, asset_rules_for, bars_per_year
 
 BTC, ETH, DOGE = KNOWN_ASSETS["BTC"], KNOWN_ASSETS["ETH"], KNOWN_ASSETS["DOGE"]
 
@@ -72,3 +72,10 @@ def test_venue_sentences_map_to_typed_errors(message: str, error: type) -> None:
 def test_rejected_order_statuses_map_to_typed_errors() -> None:
     assert isinstance(error_from_order_status("minTradeNtlRejected", "0x1"), MinNotionalError)
     assert type(error_from_order_status("oracleRejected", "0x1")) is OrderRejectedError
+
+
+def test_bars_per_year_from_the_interval() -> None:
+    assert bars_per_year("1h") == 8760.0 and bars_per_year("1d") == 365.0 and bars_per_year("1m") == 525_600.0
+    assert all(bars_per_year(i) * INTERVAL_MS[i] == 365 * 86_400_000 for i in INTERVAL_MS)
+    with pytest.raises(ValueError, match="interval='1M'"):
+        bars_per_year("1M")

@@ -1,8 +1,9 @@
-"""Hyperliquid's limits, declared once: tick and lot rules, minimum notional, fees, history depth, rate-limit weights.
+"""Hyperliquid's limits, declared once: tick and lot rules, minimum notional, fees, history depth, rate-limit weights,
+candle intervals (and the bars per year they give).
 
 Sources: Hyperliquid docs "Tick and lot size", "Rate limits and user limits", "Info endpoint", "Nonces and
 API wallets", "Fees" (base tier). Both the client (rounding before sending) and the loopback venue
-(validation) read these, so the two can never disagree.
+(validation) read these, so the two can never disagree; cost defaults elsewhere refer to `FEES`.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import NamedTuple
 
 __all__ = [
     "AssetRules", "Fees", "HistoryLimits", "NonceWindow", "RateLimits", "FEES", "HISTORY", "NONCES", "RATE_LIMITS",
-    "MIN_NOTIONAL_USD", "KNOWN_ASSETS", "INTERVAL_MS", "asset_rules_for",
+    "MIN_NOTIONAL_USD", "KNOWN_ASSETS", "INTERVAL_MS", "asset_rules_for", "bars_per_year",
 ]
 
 MIN_NOTIONAL_USD = 10.0
@@ -28,6 +29,19 @@ INTERVAL_MS: dict[str, int] = {
     "3d": 259_200_000, "1w": 604_800_000,
 }
 """Candle intervals with a fixed length (Hyperliquid also serves "1M", which has none)."""
+
+_YEAR_MS = 365 * INTERVAL_MS["1d"]
+
+
+def bars_per_year(interval: str) -> float:
+    """Bars of `interval` in a 365-day year: the annualisation factor of per-bar returns.
+
+    >>> bars_per_year("1h"), bars_per_year("1d")
+    (8760.0, 365.0)
+    """
+    if interval not in INTERVAL_MS:
+        raise ValueError(f"interval={interval!r}: expected one of {', '.join(INTERVAL_MS)}")
+    return _YEAR_MS / INTERVAL_MS[interval]
 
 
 @dataclass(frozen=True)

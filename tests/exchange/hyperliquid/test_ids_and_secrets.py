@@ -7,8 +7,8 @@ import pytest
 from venue_helpers import ALICE
 
 from exchange.errors import ConfigurationError
-from exchange.ids import NonceSource, cloid_for
-from exchange.secrets import PRIVATE_KEY_BLOCK, PRIVATE_KEY_ENV, load_wallet
+from exchange.hyperliquid.ids import NonceSource, cloid_for
+from exchange.hyperliquid.secrets import PRIVATE_KEY_BLOCK, PRIVATE_KEY_ENV, load_wallet, read_prefect_secret
 
 ALICE_KEY = "0x" + "a1" * 32
 
@@ -62,3 +62,20 @@ def test_a_bad_key_is_never_echoed() -> None:
         load_wallet(env={PRIVATE_KEY_ENV: bad}, read_secret=lambda name: None)
     assert bad not in str(raised.value) and "zz" not in str(raised.value)
     assert raised.value.__suppress_context__
+
+
+def test_key_from_a_real_prefect_secret_block(prefect_server: str) -> None:
+    """Against a real (local) Prefect server: no block reads as None, a saved block is the wallet's key,
+    and the block is deleted again so the other tests of the session see no key."""
+    from prefect.blocks.system import Secret
+
+    assert read_prefect_secret(PRIVATE_KEY_BLOCK) is None
+    Secret(value=ALICE_KEY).save(PRIVATE_KEY_BLOCK)
+    try:
+        assert read_prefect_secret(PRIVATE_KEY_BLOCK) == ALICE_KEY
+        assert load_wallet(env={}).address == ALICE.address
+    finally:
+        Secret.delete(PRIVATE_KEY_BLOCK)
+    assert read_prefect_secret(PRIVATE_KEY_BLOCK) is None
+    with pytest.raises(ConfigurationError, match=PRIVATE_KEY_BLOCK):
+        load_wallet(env={})

@@ -8,12 +8,12 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from venue_helpers import ALICE, BOB, START_BAR, T0_MS
 
-from exchange.client import HyperliquidClient
 from exchange.errors import (ConfigurationError, IocNoMatchError, MinNotionalError, OrderNotFoundError,
                              ReduceOnlyError, TemporaryError)
-from exchange.ids import NonceSource, cloid_for
-from exchange.limits import FEES
-from exchange.settings import ExchangeSettings
+from exchange.hyperliquid.client import HyperliquidClient
+from exchange.hyperliquid.ids import NonceSource, cloid_for
+from exchange.hyperliquid.limits import FEES
+from exchange.hyperliquid.settings import ExchangeSettings
 from exchange.venue import Faults, Venue, VenueServer
 from exchange.venue.data import BAR_MS, CoinSeries
 

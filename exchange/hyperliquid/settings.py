@@ -4,7 +4,7 @@ from __future__ import annotations
 from hyperliquid.utils.constants import MAINNET_API_URL, TESTNET_API_URL
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from exchange.retry import RetryPolicy
+from exchange.hyperliquid.retry import RetryPolicy
 
 __all__ = ["ExchangeSettings", "ENDPOINTS"]
 

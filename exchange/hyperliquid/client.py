@@ -22,13 +22,13 @@ from hyperliquid.exchange import Exchange
 from hyperliquid.utils.signing import order_request_to_order_wire, order_wires_to_order_action, sign_l1_action
 from hyperliquid.utils.types import Cloid
 
-from exchange.connect import NO_SPOT_META, fetch_meta, make_info
 from exchange.errors import (ConfigurationError, InvalidSizeError, Msg, VenueUnavailableError, error_from_message,
                              error_from_order_status)
-from exchange.ids import PROCESS_NONCES, NonceSource, cloid_for
-from exchange.limits import AssetRules
-from exchange.retry import call_with_retries
-from exchange.settings import ExchangeSettings
+from exchange.hyperliquid.connect import NO_SPOT_META, fetch_meta, make_info
+from exchange.hyperliquid.ids import PROCESS_NONCES, NonceSource, cloid_for
+from exchange.hyperliquid.limits import AssetRules
+from exchange.hyperliquid.retry import call_with_retries
+from exchange.hyperliquid.settings import ExchangeSettings
 
 __all__ = ["HyperliquidClient", "OrderResult", "Position", "AccountState", "Tpsl", "TRIGGER_SLIPPAGE"]
 
@@ -94,7 +94,7 @@ class HyperliquidClient:
     wallet on one endpoint.
 
     Args:
-        wallet: the signing account (see `exchange.secrets.load_wallet`); never logged or stored elsewhere.
+        wallet: the signing account (see `exchange.hyperliquid.secrets.load_wallet`); never logged or stored elsewhere.
         settings: endpoint, timeout and retry policy.
         nonces: nonce source; the process-wide one unless a test injects another.
         sleep: how to wait between retries.

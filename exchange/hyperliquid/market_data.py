@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from hyperliquid.info import Info
 
-from exchange.limits import INTERVAL_MS, RATE_LIMITS
-from exchange.rate_limit import WeightBudget
+from exchange.hyperliquid.limits import INTERVAL_MS, RATE_LIMITS
+from exchange.hyperliquid.rate_limit import WeightBudget
 
 __all__ = ["parse_candles", "parse_funding", "candle_pages", "funding_pages"]
 

@@ -8,8 +8,8 @@ from typing import Any
 from hyperliquid.api import API
 from hyperliquid.info import Info
 
-from exchange.retry import call_with_retries
-from exchange.settings import ExchangeSettings
+from exchange.hyperliquid.retry import call_with_retries
+from exchange.hyperliquid.settings import ExchangeSettings
 
 __all__ = ["NO_SPOT_META", "fetch_meta", "make_info"]
 

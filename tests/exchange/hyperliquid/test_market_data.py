@@ -9,9 +9,9 @@ import pandas as pd
 from hyperliquid.info import Info
 from venue_helpers import N_BARS, START_BAR, T0_MS
 
-from exchange.limits import HistoryLimits
-from exchange.market_data import candle_pages, funding_pages, parse_candles, parse_funding
-from exchange.rate_limit import WeightBudget
+from exchange.hyperliquid.limits import HistoryLimits
+from exchange.hyperliquid.market_data import candle_pages, funding_pages, parse_candles, parse_funding
+from exchange.hyperliquid.rate_limit import WeightBudget
 from exchange.venue import Venue, VenueServer
 from exchange.venue.data import BAR_MS, CoinSeries
 

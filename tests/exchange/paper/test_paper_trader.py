@@ -24,14 +24,14 @@ import pytest
 from paper_helpers import GENOMES, cli_argv, cli_env, fund, popen, register_book, specs, wallet
 from venue_helpers import START_BAR, T0_MS
 
-from exchange.client import HyperliquidClient
-from exchange.ids import NonceSource
+from exchange.hyperliquid.client import HyperliquidClient
+from exchange.hyperliquid.ids import NonceSource
+from exchange.hyperliquid.settings import ExchangeSettings
 from exchange.paper import (EmergencyRules, PaperPaths, PaperRules, PaperSettings, PaperStateError, PaperTrader,
                             RetirementRules)
 from exchange.paper.netting import allocate, net_deltas
 from exchange.paper.rules import RiskRules, breach_since, emergency_reason, retirement_reason, risk_adjustment
 from exchange.paper.state import BookState, StateStore, StrategyBook, file_lock
-from exchange.settings import ExchangeSettings
 from exchange.venue import Venue, VenueServer
 from exchange.venue.data import BAR_MS, CoinSeries, load_market_data
 from flows.commands import paper as paper_command
@@ -448,7 +448,13 @@ def test_state_file_round_trips_and_the_previous_one_is_kept(tmp_path: Path) -> 
     assert store.paths.prev_state.read_bytes() == first
     again = StateStore(PaperPaths(tmp_path)).load()
     assert asdict(again) == asdict(state)
-    assert list(GENOMES)  # the helpers' genomes exist for the other tests
+
+
+def test_the_helpers_genomes_are_ten_valid_strategies() -> None:
+    book = specs()  # what the other tests register: every genome must be a strategy the registry accepts
+    assert len(book) == len(GENOMES) == 10 and len({s.strategy_id for s in book}) == 10
+    assert all(spec.validate() is spec for spec in book)
+    assert sum(spec.family_b is not None for spec in book) == 1  # the one ensemble
 
 
 def test_cli_argv_runs_the_paper_command(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ import requests
 from hyperliquid.utils.error import ClientError, ServerError
 
 from exchange.errors import (BadRequestError, MinNotionalError, RateLimitError, TransportError,
-                             VenueUnavailableError)
-from exchange.retry import RetryPolicy, call_with_retries, typed_error
+                             VenueUnavailableError, typed_error)
+from exchange.hyperliquid.retry import RetryPolicy, call_with_retries
 
 
 def _flaky(failures: list[BaseException], result: object = "ok"):

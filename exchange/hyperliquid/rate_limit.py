@@ -5,7 +5,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from exchange.limits import RATE_LIMITS
+from exchange.hyperliquid.limits import RATE_LIMITS
 
 __all__ = ["WeightBudget"]
 

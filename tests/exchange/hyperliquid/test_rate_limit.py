@@ -1,7 +1,7 @@
 """The weight budget keeps every 60-second window within its limit."""
 from __future__ import annotations
 
-from exchange.rate_limit import WeightBudget
+from exchange.hyperliquid.rate_limit import WeightBudget
 
 
 class FakeTime:

@@ -1,18 +1,15 @@
-"""Retries on temporary failures only: SDK and transport exceptions become typed errors, and only
-`TemporaryError`s are tried again, after an exponential backoff."""
+"""Retries on temporary failures only: SDK and transport exceptions become typed errors
+(`exchange.errors.typed_error`), and only transient ones (`exchange.errors.is_transient`: the
+`TemporaryError`s) are tried again, after an exponential backoff."""
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
-import requests
-from hyperliquid.utils.error import ClientError, ServerError
+from exchange.errors import VenueUnavailableError, is_transient, typed_error
 
-from exchange.errors import (BadRequestError, ExchangeError, RateLimitError, TemporaryError, TransportError,
-                             VenueUnavailableError)
-
-__all__ = ["RetryPolicy", "call_with_retries", "typed_error"]
+__all__ = ["RetryPolicy", "call_with_retries"]
 
 T = TypeVar("T")
 
@@ -27,21 +24,6 @@ class RetryPolicy(NamedTuple):
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (0-based)."""
         return min(self.backoff_max_s, self.backoff_s * 2.0 ** attempt)
-
-
-def typed_error(exc: BaseException) -> ExchangeError | None:
-    """The typed error for an exception raised by the SDK or `requests`, or None if it is neither."""
-    if isinstance(exc, ExchangeError):
-        return exc
-    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                        requests.exceptions.ChunkedEncodingError)):
-        return TransportError(f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, ServerError):
-        return VenueUnavailableError(f"HTTP {exc.status_code}: {str(exc.message)[:200]}")
-    if isinstance(exc, ClientError):
-        cls = RateLimitError if exc.status_code == 429 else BadRequestError
-        return cls(f"HTTP {exc.status_code}: {str(exc.error_message)[:200]}")
-    return None
 
 
 def _unreadable(result: Any) -> bool:
@@ -66,7 +48,7 @@ def call_with_retries(fn: Callable[[], T], policy: RetryPolicy = RetryPolicy(), 
             error = typed_error(exc)
             if error is None:
                 raise
-            if not isinstance(error, TemporaryError) or attempt == policy.max_attempts - 1:
+            if not is_transient(error) or attempt == policy.max_attempts - 1:
                 if error is exc:
                     raise
                 raise error from exc
