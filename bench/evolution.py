@@ -27,12 +27,12 @@ from prefect import flow
 
 from flows.pipeline import EMBEDDED_RAY, ray_task_runner
 from flows.prefect_api import prefect_api
-from tasks.config import EvolveConfig, RunConfig, ValidationConfig, WindowConfig
-from tasks.evolve import run_evolution
-from tasks.market_source import load_market_data
-from tasks.market_store import MarketStore
-from tasks.run_dir import RunDir
-from tasks.windows import split_windows
+from tasks.evolve.evolution import run_evolution
+from tasks.market.source import load_market_data
+from tasks.market.store import MarketStore
+from tasks.market.windows import split_windows
+from tasks.run.config import EvolveConfig, RunConfig, ValidationConfig, WindowConfig
+from tasks.run.run_dir import RunDir
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WINDOWS = WindowConfig(validation_days=60, replay_days=20, live_days=14)  # train = the first 365 days

@@ -33,18 +33,18 @@ from pathlib import Path
 # the package, not this file.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import flows  # noqa: F401  (before numba: points its cache at a folder keyed on the kernel sources, so no
 #               stale compiled callee runs after an edit; tests/conftest.py does the same)
 import numba
 import numpy as np
 import pandas as pd
 from numba import njit, prange
 
+import flows  # noqa: F401  (before numba: points its cache at a folder keyed on the kernel sources, so no
 from kernels.evaluate import Costs, Market, evaluate, positions
 from kernels.families import FAMILY_NAMES, N_FAMILIES
 from kernels.families.ema_crossover import ema_crossover_windows_nb
-from kernels.genome import (FIRST_FAMILY_GENE, GENE_DIRECTION, GENE_LEVERAGE, GENE_STOP_LOSS, GENE_TAKE_PROFIT,
-                            N_GENES, decode_risk_nb)
+from kernels.genome import (FIRST_FAMILY_GENE, GENE_DIRECTION, GENE_LEVERAGE, GENE_STOP_LOSS, GENE_TAKE_PROFIT, N_GENES,
+                            decode_risk_nb)
 from kernels.metrics import METRIC_NAMES, N_METRICS
 from kernels.simulate import simulate_1d_nb
 

@@ -29,12 +29,12 @@ from prefect import flow  # noqa: E402
 
 from flows.prefect_api import prefect_api  # noqa: E402
 from flows.ray_runner import EMBEDDED_RAY, UceRayTaskRunner, worker_runtime_env  # noqa: E402
-from tasks.config import EvolveConfig, RunConfig, ValidationConfig  # noqa: E402
-from tasks.evolve import prefect_submit, run_evolution  # noqa: E402
-from tasks.market_source import load_market_data  # noqa: E402
-from tasks.market_store import MarketStore  # noqa: E402
-from tasks.run_dir import RunDir  # noqa: E402
-from tasks.windows import split_windows  # noqa: E402
+from tasks.evolve.evolution import prefect_submit, run_evolution  # noqa: E402
+from tasks.market.source import load_market_data  # noqa: E402
+from tasks.market.store import MarketStore  # noqa: E402
+from tasks.market.windows import split_windows  # noqa: E402
+from tasks.run.config import EvolveConfig, RunConfig, ValidationConfig  # noqa: E402
+from tasks.run.run_dir import RunDir  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

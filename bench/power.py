@@ -35,10 +35,10 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.append(str(_HERE.parent))
 
+import importlib.util  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
-import importlib.util  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("uce_bench_synthetic", _HERE / "synthetic.py")
 synthetic = importlib.util.module_from_spec(_spec)
@@ -47,10 +47,10 @@ _spec.loader.exec_module(synthetic)
 from flows.pipeline import rerun_stage, run_pipeline  # noqa: E402
 from flows.prefect_api import prefect_api  # noqa: E402
 from kernels.evaluate import Market  # noqa: E402
-from tasks.candidate import candidates_from_frame  # noqa: E402
-from tasks.config import CostConfig, EvolveConfig, RunConfig, ValidationConfig  # noqa: E402
-from tasks.evaluation import kernel_costs  # noqa: E402
-from tasks.market_store import MarketStore  # noqa: E402
+from tasks.evolve.evaluation import kernel_costs  # noqa: E402
+from tasks.market.store import MarketStore  # noqa: E402
+from tasks.run.config import CostConfig, EvolveConfig, RunConfig, ValidationConfig  # noqa: E402
+from tasks.validate.candidate import candidates_from_frame  # noqa: E402
 
 SEEN_BARS = 3 * synthetic.BARS_PER_YEAR
 HELD_OUT_BARS = synthetic.BARS_PER_YEAR

@@ -26,13 +26,13 @@ import pandas as pd  # noqa: E402
 
 from kernels.families import FAMILY_NAMES  # noqa: E402
 from kernels.genome import N_GENES  # noqa: E402
-from tasks.config import RunConfig, ValidationConfig  # noqa: E402
-from tasks.market_source import load_market_data  # noqa: E402
-from tasks.market_store import MarketStore  # noqa: E402
-from tasks.run_dir import RunDir  # noqa: E402
-from tasks.significance import superior_candidates  # noqa: E402
-from tasks.validate import inline_batches, validate_run  # noqa: E402
-from tasks.windows import split_windows  # noqa: E402
+from tasks.market.source import load_market_data  # noqa: E402
+from tasks.market.store import MarketStore  # noqa: E402
+from tasks.market.windows import split_windows  # noqa: E402
+from tasks.run.config import RunConfig, ValidationConfig  # noqa: E402
+from tasks.run.run_dir import RunDir  # noqa: E402
+from tasks.validate.gate1_significance import superior_candidates  # noqa: E402
+from tasks.validate.stage import inline_batches, validate_run  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("uce_bench_synthetic", _HERE / "synthetic.py")
 synthetic = importlib.util.module_from_spec(_spec)

@@ -1,9 +1,9 @@
 """Event-driven replay of a strategy, one bar at a time: the strategy names a target, a broker fills, books keep score.
 
 Written apart from the vectorised kernel (kernels/simulate.py) so that each checks the other: the
-validate stage replays a window with both and requires the same trades (gate 2, tasks/gate_replay.py),
+validate stage replays a window with both and requires the same trades (gate 2, tasks/validate/gate2_replay.py),
 and gate 3 takes the engine's books over a venue session as what the venue's books should be
-(tasks/gate_venue.py, tasks/gate_testnet.py). The paper trader does not use the engine: it keeps its
+(tasks/validate/gate3_venue.py, tasks/validate/gate3_testnet.py). The paper trader does not use the engine: it keeps its
 own books per strategy (exchange.paper) and trades through the exchange client; it shares `Bar`.
 
 Per bar, in event order (DESIGN.md "Simulation rules"):

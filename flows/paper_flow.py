@@ -21,8 +21,8 @@ from prefect.cache_policies import NO_CACHE
 
 from exchange.errors import TemporaryError
 from exchange.paper import nothing_to_trade
-from tasks.deploy import paper_paths
-from tasks.paper import open_trader
+from tasks.deploy.paper import open_trader
+from tasks.deploy.stage import paper_paths
 
 __all__ = ["paper_bar", "paper_trader_flow", "serve_hourly"]
 

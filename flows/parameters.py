@@ -1,5 +1,5 @@
 """The run's parameters as flat, typed values — the CLI's options and the Prefect UI's run form — and the
-one mapping from them, a config file and nested settings to tasks.config.RunConfig.
+one mapping from them, a config file and nested settings to tasks.run.config.RunConfig.
 
 A flat parameter left at None (or an empty string) is unset: the value then comes from the settings, the
 config file, test mode's sizes or the models' defaults, in that order."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tasks.config import RunConfig
-from tasks.config_file import ConfigError, ConfigLayer, layered_config, read_config_file
+from tasks.run.config import RunConfig
+from tasks.run.config_file import ConfigError, ConfigLayer, layered_config, read_config_file
 
 __all__ = ["FLAT_FIELDS", "run_config"]
 

@@ -1,13 +1,13 @@
 """The flows: the nightly run (evolve → serialize → validate → deploy) and the re-run of one stage.
 
 Both take flat, typed parameters (the Prefect UI's run form shows them as plain fields) and run the
-stages through tasks.stages: each stage a cached task (a retried flow run recomputes nothing already
-done), its work submitted under tasks.policies (retries, circuit breakers), evaluation batches under a
-safety scope (tasks.safety), failures recorded in manifest.json["resilience"]. Ray starts inside the
+stages through tasks.orchestration.stages: each stage a cached task (a retried flow run recomputes nothing already
+done), its work submitted under tasks.orchestration.policies (retries, circuit breakers), evaluation batches under a
+safety scope (tasks.orchestration.safety), failures recorded in manifest.json["resilience"]. Ray starts inside the
 flow, where the parameters say (flows.ray_runner).
 
 In the Prefect UI a run shows: a progress artifact over the stages, a table of the top strategies after
-each stage, the evolution's own progress and island table (tasks.events), and a markdown summary.
+each stage, the evolution's own progress and island table (tasks.orchestration.events), and a markdown summary.
 """
 from __future__ import annotations
 
@@ -22,30 +22,31 @@ from typing import Literal
 
 import pandas as pd
 from prefect import Task, flow
-from pydantic import BaseModel, ConfigDict
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, ConfigDict
 
 from exchange.hyperliquid.secrets import load_wallet
 from flows.parameters import run_config
 from flows.ray_runner import EMBEDDED_RAY, UceRayTaskRunner, ray_task_runner, start_ray  # noqa: F401 - bench/evolution.py imports the first and third from here
-from tasks.breakers import BreakerBoard, BreakerSettings
-from tasks.config import RunConfig, ValidationMode, stored_config
-from tasks.config_file import config_file_record
-from tasks.costs import DEFAULT_CPU_HOUR_PRICE, cost_refusal, expected_cost, usage
-from tasks.events import EventSink
-from tasks.market_refresh import refresh_market_data
-from tasks.market_source import MarketData, load_market_data
-from tasks.market_store import MarketStore
-from tasks.policies import call, guarding, record_violation
-from tasks.report import publish_report_artifact, write_report
-from tasks.report_html import write_report_html
-from tasks.resilience import ResilienceLog
-from tasks.run_dir import STAGES, RunDir, code_version, current_process, run_status, stage_input_problems
-from tasks.safety import SCOPES, ScopeName
-from tasks.stages import StageContext, deploy, evolve, run_stage, serialize, validate
-from tasks.ui_artifacts import RunProgress, publish_stage_table, publish_summary
-from tasks.windows import split_windows
+from tasks.market.refresh import refresh_market_data
+from tasks.market.source import MarketData, load_market_data
+from tasks.market.store import MarketStore
+from tasks.market.windows import split_windows
+from tasks.orchestration.breakers import BreakerBoard, BreakerSettings
+from tasks.orchestration.costs import DEFAULT_CPU_HOUR_PRICE, cost_refusal, expected_cost, usage
+from tasks.orchestration.events import EventSink
+from tasks.orchestration.policies import call, guarding, record_violation
+from tasks.orchestration.resilience import ResilienceLog
+from tasks.orchestration.safety import SCOPES, ScopeName
+from tasks.orchestration.stages import StageContext, deploy, evolve, run_stage, serialize, validate
+from tasks.orchestration.ui_artifacts import RunProgress, publish_stage_table, publish_summary
+from tasks.report.html_page import write_report_html
+from tasks.report.markdown_artifact import publish_report_artifact
+from tasks.report.report_json import write_report
+from tasks.run.config import RunConfig, ValidationMode, stored_config
+from tasks.run.config_file import config_file_record
+from tasks.run.run_dir import STAGES, RunDir, code_version, current_process, run_status, stage_input_problems
 
 __all__ = ["CostLimitError", "RunExistsError", "StaleInputError", "local_runner", "rerun_stage", "run_pipeline",
            "ultra_compressed_evolution"]

@@ -87,7 +87,8 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log_path: Path) -> None:
         except OSError:
             pass
         time.sleep(0.25)
-    raise PrefectServerError(f"the local Prefect server was not healthy after {STARTUP_TIMEOUT_S:.0f} s; see {log_path}")
+    raise PrefectServerError(f"the local Prefect server was not healthy after {STARTUP_TIMEOUT_S:.0f} s; "
+                             f"see {log_path}")
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -29,9 +29,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from kernels.families import FAMILY_NAMES, N_FAMILIES, check_family
+from kernels.families import FAMILY_NAMES, N_FAMILIES, check_family, donchian_breakout, ichimoku, stochastic
 from kernels.families.dispatch import apply_risk_1d_nb, positions_1d_nb, signal_1d_nb, sizing_nb
-from kernels.families import donchian_breakout, ichimoku, stochastic
 from kernels.families.donchian_breakout import donchian_breakout_from_table_1d_nb
 from kernels.families.ema_crossover import ema_bank_nb, ema_crossover_from_bank_1d_nb, ema_crossover_windows_nb
 from kernels.families.ichimoku import ichimoku_from_table_1d_nb

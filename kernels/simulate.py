@@ -56,10 +56,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from kernels.metrics import (
-    N_METRICS, SegmentStats, stats_add_bar_nb, stats_add_fill_nb, stats_add_funding_nb, stats_start_nb,
-    write_metrics_nb,
-)
+from kernels.metrics import (N_METRICS, SegmentStats, stats_add_bar_nb, stats_add_fill_nb, stats_add_funding_nb,
+                             stats_start_nb, write_metrics_nb)
 
 __all__ = ["SimState", "simulate_1d_nb", "simulate_signal_1d_nb", "stop_band_nb", "stop_price_nb"]
 

@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tasks.config import DeployConfig, EvolveConfig, RunConfig, ValidationConfig, WindowConfig
-from tasks.deploy import deploy_run
-from tasks.evolve import run_evolution
-from tasks.market_source import load_market_data
-from tasks.market_store import MarketStore
-from tasks.run_dir import RunDir
-from tasks.serialize import serialize_run
-from tasks.validate import inline_batches, validate_run
-from tasks.windows import split_windows
+from tasks.deploy.stage import deploy_run
+from tasks.evolve.evolution import run_evolution
+from tasks.market.source import load_market_data
+from tasks.market.store import MarketStore
+from tasks.market.windows import split_windows
+from tasks.run.config import DeployConfig, EvolveConfig, RunConfig, ValidationConfig, WindowConfig
+from tasks.run.run_dir import RunDir
+from tasks.serialize.candidates import serialize_run
+from tasks.validate.stage import inline_batches, validate_run
 
 N_BARS = 1800
 STARTED = 1_700_000_000.0  # fixed run start (epoch s): reports must not depend on when they are built
@@ -30,13 +30,13 @@ STARTED = 1_700_000_000.0  # fixed run start (epoch s): reports must not depend 
 LENIENT = dict(mode="fast", min_sharpe=-50.0, max_drawdown=1.0, min_win_rate=0.0, min_trades=0, fwer=0.99,
                min_replay_sharpe=-50.0, min_score=0.0, max_candidates=8, candidate_max_correlation=1.0,
                candidate_fraction=1.0, concurrency=2, lookahead_cuts=2, pbo_splits=4, max_deployed=3)
-# Deploy rules that let the lenient survivors through (tasks.decision; JSON is valid YAML).
+# Deploy rules that let the lenient survivors through (tasks.deploy.decision; JSON is valid YAML).
 LENIENT_RULES = {"approval": {"min_validation_sharpe": -50, "min_replay_sharpe": -50, "max_drawdown": 1.0,
                               "min_overall_score": 0.0, "min_criteria": 1},
                  "selection": {"max_correlation": 1.0}}
 RESILIENCE = {"events": [{"event": "retry", "task": "validate-gates12-batch", "attempt": 2,
                           "error": "WorkerCrashedError: worker lost"}], "retries": 1}
-# Manifest ``data_refresh`` records as tasks.market_refresh writes them: one that brought new bars, one that failed.
+# Manifest ``data_refresh`` records as tasks.market.refresh writes them: one that brought new bars, one that failed.
 REFRESHED = {"endpoint": "mainnet", "interval": "1h", "ok": True, "new_bars": 24,
              "coins": {"BTC": {"candles_added": 24, "candles_total": 1800, "funding_added": 24, "gaps": 0,
                                "last_bar": "2023-03-16T23:00:00+00:00"}},

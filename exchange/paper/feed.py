@@ -8,7 +8,7 @@ Funding is only fetched for the coins that need it at a bar (a position to charg
 reads it); the rows of the past never change, so fetching them later gives the same numbers.
 Funding enters in two places, each with its own alignment:
 - the kernels' input (`Market.funding`): the rate of the bar opening at hour h is the sum of the
-  rows stamped in [h, h + 1 h), as the market store aligns it (tasks/market_source.py), the assumed
+  rows stamped in [h, h + 1 h), as the market store aligns it (tasks/market/source.py), the assumed
   rate where a bar has no row;
 - the charge for holding a position over a bar (`Bar.funding` of the bars `bar` returns): the rows
   stamped in (open, close], charged on the position at the bar's close price, as the venue charges them.

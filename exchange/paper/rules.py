@@ -1,5 +1,5 @@
 """The rules the paper trader enforces bar by bar: a strategy's stops, its retirement, the book's emergency
-shutdown, and the risk adjustment of a strategy's size. Typed (the decision engine in tasks/decision.py
+shutdown, and the risk adjustment of a strategy's size. Typed (the decision engine in tasks/deploy/decision.py
 loads them from the rules file) and decided by the pure functions below; `apply_*` apply them to the book.
 
 - Stops: a strategy whose stop loss / take profit (fractions of its entry price, member a's genes) was

@@ -106,7 +106,7 @@ class PaperTrader:
     Args:
         paths: the paper folder (state, registry, ledgers, locks).
         client: the exchange client of the book's wallet.
-        rules: retirement, emergency and risk rules (tasks/decision.py loads them from the rules file).
+        rules: retirement, emergency and risk rules (tasks/deploy/decision.py loads them from the rules file).
         settings: history and order pricing.
         wall_ms: the wall clock (status timestamps of stops).
 

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.commands.common import data_dir, fail
-from tasks.coins import coin_name
-from tasks.market_import import import_file, import_funding_file
-from tasks.market_store import MarketDataError, MarketStore, StoreEntry
+from tasks.market.coins import coin_name
+from tasks.market.file_import import import_file, import_funding_file
+from tasks.market.store import MarketDataError, MarketStore, StoreEntry
 
 __all__ = ["register", "run_import", "run_list"]
 

@@ -9,8 +9,8 @@ from rich.console import Console
 from exchange.errors import ExchangeError, TemporaryError
 from exchange.hyperliquid.settings import ExchangeSettings
 from flows.commands.common import data_dir, fail
-from tasks.market_fetch import fetch_market_data
-from tasks.market_store import MarketDataError, MarketStore
+from tasks.market.fetch import fetch_market_data
+from tasks.market.store import MarketDataError, MarketStore
 
 __all__ = ["register_fetch", "run_fetch"]
 

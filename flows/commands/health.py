@@ -9,7 +9,7 @@ from rich.table import Table
 
 from flows.commands.common import data_dir
 from flows.ray_auth import token_auth_for
-from tasks.health import all_checks
+from tasks.orchestration.health import all_checks
 
 __all__ = ["register", "run"]
 

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.tree import Tree
 
 from flows.commands.common import data_dir, fail
-from tasks.lineage import LINEAGE_COLUMNS, LineageError, ancestry, resolve_strategy
-from tasks.run_dir import RunDir
+from tasks.evolve.lineage import LINEAGE_COLUMNS, LineageError, ancestry, resolve_strategy
+from tasks.run.run_dir import RunDir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

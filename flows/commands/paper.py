@@ -19,13 +19,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from exchange.errors import ExchangeError, TemporaryError
-from exchange.paper import (PaperSettings, PaperStateError, RegistryError, book_status, nothing_to_trade,
-                            venue_account)
+from exchange.paper import PaperSettings, PaperStateError, RegistryError, book_status, nothing_to_trade, venue_account
 from exchange.paper.replay_clock import loopback_advance
 from flows.commands.common import data_dir, fail
-from tasks.decision import RulesError, load_rules, rules_template
-from tasks.deploy import paper_paths
-from tasks.paper import account_address, book_endpoint, open_trader
+from tasks.deploy.decision import RulesError, load_rules, rules_template
+from tasks.deploy.paper import account_address, book_endpoint, open_trader
+from tasks.deploy.stage import paper_paths
 
 __all__ = ["register", "run"]
 

@@ -1,4 +1,4 @@
-"""A live terminal view of a run, fed by the flow's events (tasks.events, flows.pipeline):
+"""A live terminal view of a run, fed by the flow's events (tasks.orchestration.events, flows.pipeline):
 
     with RunDisplay(console) as show:
         run_pipeline(config, root, on_event=show)

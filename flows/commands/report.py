@@ -9,9 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.commands.common import data_dir, fail
-from tasks.report import run_overview, write_report
-from tasks.report_html import write_report_html
-from tasks.run_dir import RunDir
+from tasks.report.html_page import write_report_html
+from tasks.report.report_json import write_report
+from tasks.report.run_overview import run_overview
+from tasks.run.run_dir import RunDir
 
 __all__ = ["register", "run_report", "run_runs"]
 

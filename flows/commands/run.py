@@ -13,19 +13,19 @@ from exchange.errors import ConfigurationError
 from exchange.hyperliquid.secrets import PRIVATE_KEY_BLOCK, PRIVATE_KEY_ENV, load_wallet
 from flows.commands.common import data_dir, fail
 from flows.commands.progress import RunDisplay
+from flows.commands.stage import rerun
 from flows.jit_cache import start_compiling, wait_compiled
 from flows.parameters import FLAT_FIELDS, run_config
-from flows.commands.stage import rerun
 from flows.process_guard import guard_children
 from flows.ray_auth import cluster_refusal, token_auth_for
-from tasks.config import EvolveConfig, RunConfig, ValidationConfig
-from tasks.config_file import ConfigError, config_toml
-from tasks.costs import DEFAULT_CPU_HOUR_PRICE, cost_refusal, expected_cost
-from tasks.market_source import load_market_data
-from tasks.market_store import MarketDataError, MarketStore
-from tasks.run_dir import STAGES, RunDir, run_status
-from tasks.safety import SCOPES
-from tasks.windows import split_windows
+from tasks.market.source import load_market_data
+from tasks.market.store import MarketDataError, MarketStore
+from tasks.market.windows import split_windows
+from tasks.orchestration.costs import DEFAULT_CPU_HOUR_PRICE, cost_refusal, expected_cost
+from tasks.orchestration.safety import SCOPES
+from tasks.run.config import EvolveConfig, RunConfig, ValidationConfig
+from tasks.run.config_file import ConfigError, config_toml
+from tasks.run.run_dir import STAGES, RunDir, run_status
 
 
 def _default(model: type[BaseModel], name: str) -> object:
@@ -50,8 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hours", metavar="H", help=f"time budget of the run ({_default(RunConfig, 'hours')})")
     p.add_argument("--validation-mode", choices=("full", "fast", "minimal"), help=f"({_default(v, 'mode')})")
     p.add_argument("--cost-limit", metavar="USD",
-                   help="refuse to start if the estimated cost (the expected evaluations at the rate measured on earlier "
-                        "runs, on the run's CPUs, at --cpu-hour-price) exceeds this (USD)")
+                   help="refuse to start if the estimated cost (the expected evaluations at the rate measured on "
+                        "earlier runs, on the run's CPUs, at --cpu-hour-price) exceeds this (USD)")
     p.add_argument("--force", action="store_true", help="start even when the estimate exceeds --cost-limit")
     p.add_argument("--cpu-hour-price", type=float, default=DEFAULT_CPU_HOUR_PRICE,
                    help=f"USD per CPU-hour ({DEFAULT_CPU_HOUR_PRICE})")
@@ -217,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_summary(console: Console, report: dict, run: RunDir, seconds: float) -> None:
     """The run's last screen: the funnel, the best validated strategies, resources and where the report is."""
-    from tasks.ui_artifacts import top_strategies  # Prefect is loaded by now
+    from tasks.orchestration.ui_artifacts import top_strategies  # Prefect is loaded by now
 
     summary = report["execution_summary"]
     console.print(f"\nrun [bold]{report['run_id']}[/] {report['status']} in {seconds:.1f} s: "

@@ -12,7 +12,7 @@ from rich.console import Console
 from flows.commands.common import data_dir, fail
 from flows.process_guard import guard_children
 from flows.ray_auth import cluster_refusal, token_auth_for
-from tasks.run_dir import STAGES, RunDir, run_status, stage_input_problems
+from tasks.run.run_dir import STAGES, RunDir, run_status, stage_input_problems
 
 __all__ = ["register", "rerun", "run"]
 

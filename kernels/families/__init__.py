@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from kernels.families import (atr_breakout, bollinger, donchian_breakout, ema_crossover, funding_carry, ichimoku,
-                              linear_classifier, nadaraya_watson, pca_tree_quantile, rsi_filter, sma_trend,
-                              stochastic, vol_scaling, vwap_reversion)
+                              linear_classifier, nadaraya_watson, pca_tree_quantile, rsi_filter, sma_trend, stochastic,
+                              vol_scaling, vwap_reversion)
 from kernels.genome import FIRST_FAMILY_GENE, KIND_INT, N_GENES, GeneSpec, decode_gene_nb, decode_risk_nb
 
 __all__ = ["FAMILY_NAMES", "N_FAMILIES", "BOUNDS", "KERNELS", "decode_params", "check_family"]

@@ -10,8 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernels.genome import GENE_DIRECTION, LONG_SHORT_FROM
 from kernels.ga.population import N_DESCRIPTORS, N_OBJECTIVES, Population
+from kernels.genome import GENE_DIRECTION, LONG_SHORT_FROM
 from kernels.metrics import (M_CAGR, M_EXPOSURE, M_MAX_DRAWDOWN, M_SHARPE, M_TOTAL_RETURN, M_TRADES, M_TURNOVER,
                              N_METRICS)
 
@@ -111,7 +111,7 @@ def descriptors_from_folds(metrics: np.ndarray, genes: np.ndarray, family_b: np.
 
 def cagr_over_folds(metrics: np.ndarray) -> np.ndarray:
     """float64[S]: the CAGR of the folds traded back to back, the geometric mean of (1 + fold CAGR) minus 1
-    (exact for folds of equal length, as tasks.windows.fold_bounds cuts them, to a bar). An arithmetic
+    (exact for folds of equal length, as tasks.market.windows.fold_bounds cuts them, to a bar). An arithmetic
     mean of fold CAGRs would let one short fold's annualised spike stand for the whole walk-forward:
     folds of a month returning +30 % and -20 % annualise to ~2,230 % and -93 %, a mean of ~1,070 % a
     year; back to back they made 4 % in two months, ~27 % a year. A ruined fold (CAGR -1) makes it -1."""

@@ -14,8 +14,7 @@ import numpy as np
 from kernels.archive import Archive, ArchiveConfig, coverage, insert, select_parents
 from kernels.ga.champions import ChampionConfig, champion_mask, next_stage, pick_partners, stage_target
 from kernels.ga.fitness import FitnessConfig, score
-from kernels.ga.nsga2 import (objectives_degenerate, rank_and_crowd, select_nsga2, tournament_crowded,
-                              tournament_scalar)
+from kernels.ga.nsga2 import objectives_degenerate, rank_and_crowd, select_nsga2, tournament_crowded, tournament_scalar
 from kernels.ga.operators import VariationConfig, crossover, ensemble, micro_mutate, mutate
 from kernels.ga.population import Population, assign_uids, concat, empty_population, is_evaluated, put, take
 from kernels.metrics import N_METRICS

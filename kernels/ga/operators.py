@@ -18,9 +18,8 @@ from typing import NamedTuple
 import numpy as np
 
 from kernels.families import N_FAMILIES
-from kernels.genome import (FIRST_FAMILY_GENE, GENE_LEVERAGE, GENE_STOP_LOSS, GENE_TAKE_PROFIT, N_FAMILY_GENES,
-                            N_GENES)
 from kernels.ga.population import OP, Population, assign_uids, empty_population
+from kernels.genome import FIRST_FAMILY_GENE, GENE_LEVERAGE, GENE_STOP_LOSS, GENE_TAKE_PROFIT, N_FAMILY_GENES, N_GENES
 
 __all__ = [
     "VariationConfig", "Variation", "reflect_unit", "init_population", "mutate", "crossover",

@@ -8,7 +8,7 @@ import pytest
 from exchange.replay import Bar, Books, Broker, Engine, Fill, TargetSeries
 from kernels.metrics import METRIC_NAMES, N_METRICS
 from kernels.simulate import simulate_1d_nb
-from tasks.replay_check import KernelTrade, first_trade_mismatch, kernel_trades, per_bar_bounds
+from tasks.validate.gate2_trades import KernelTrade, first_trade_mismatch, kernel_trades, per_bar_bounds
 
 M = {name: i for i, name in enumerate(METRIC_NAMES)}
 FEE, SLIP, BPY = 0.00045, 0.0001, 8760.0

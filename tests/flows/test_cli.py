@@ -76,7 +76,8 @@ def test_validation_and_testnet_flags_reach_the_config_and_the_flow() -> None:
     v = config.validation
     assert (v.concurrency, v.testnet, v.testnet_minutes, v.testnet_url) == (3, True, 0.5, "http://127.0.0.1:8765")
     # Every flat parameter is one of the flow's, and the flow's nested settings carry a whole configuration.
-    assert set(FLAT_FIELDS) | {"settings", "config_file"} <= set(inspect.signature(ultra_compressed_evolution.fn).parameters)
+    flow_parameters = set(inspect.signature(ultra_compressed_evolution.fn).parameters)
+    assert set(FLAT_FIELDS) | {"settings", "config_file"} <= flow_parameters
     assert run_config(settings=config.model_dump(mode="json")) == config
     small = config_of("--test-mode", "--validation-concurrency", "2").validation
     assert (small.mode, small.concurrency) == ("minimal", 2)

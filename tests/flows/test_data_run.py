@@ -12,7 +12,7 @@ from orchestration_helpers import manifest, uce
 
 from exchange.venue import Venue, VenueServer
 from exchange.venue.data import BAR_MS
-from tasks.market_store import MarketStore, epoch_ms
+from tasks.market.store import MarketStore, epoch_ms
 
 COIN = "kPEPE"
 BARS = 4000  # the last ~5.5 months of 2023: hourly funding throughout

@@ -79,8 +79,14 @@ def test_run_on_an_existing_cluster(prefect_server: str, ray_cluster: str, tmp_p
     assert recorded["resources"]["workers"] == 2 and recorded["resources"]["cpu_hours"] > 0
 
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter,
-                                                FlowRunFilterId, LogFilter, LogFilterTaskRunId)
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterTaskRunId,
+    )
 
     flow_run = UUID(recorded["prefect"]["flow_run_id"])
     with get_client(sync_client=True) as client:

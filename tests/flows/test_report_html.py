@@ -15,8 +15,8 @@ import pytest
 from report_fixtures import build_run
 
 from flows.commands import report as report_command
-from tasks.report_html import SECTION_IDS
-from tasks.run_dir import RunDir
+from tasks.report.html_page import SECTION_IDS
+from tasks.run.run_dir import RunDir
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_TIMEOUT_S = 120

@@ -9,7 +9,7 @@
 4. the venue is down: its breaker opens after 3 failures and the stage fails fast naming it; once the
    venue is back, `uce stage validate --run ID` completes the run.
 
-The venue of gate 3 is the loopback venue each candidate trades on (tasks.gate_venue); 3 and 4 run the
+The venue of gate 3 is the loopback venue each candidate trades on (tasks.validate.gate3_venue); 3 and 4 run the
 stage in this process (--local, threads instead of Ray) so that the test can give that venue its faults.
 
 A smaller flow in this process, on an embedded one-CPU Ray, checks the evolve stage's island policy and
@@ -37,7 +37,7 @@ import pytest
 from orchestration_helpers import REPO, SMALL_RUN, descends_from, manifest, processes, stop
 from prefect import flow
 
-import tasks.gate_venue as gate_venue
+import tasks.validate.gate3_venue as gate_venue
 from exchange.atomic import write_json_atomic
 from exchange.hyperliquid.settings import ExchangeSettings
 from exchange.venue import Faults, Venue
@@ -46,22 +46,22 @@ from flows.pipeline import _route_event
 from flows.ray_runner import UceRayTaskRunner
 from kernels.archive import empty_archive
 from kernels.families import N_FAMILIES
-from tasks.config import EvolveConfig, RunConfig
-from tasks.config import test_mode_config as small_run_config  # not test_*: pytest would collect it
-from tasks.evolve import IslandState, evolve_island, evolve_plan, initial_islands, prefect_submit
-from tasks.market_source import load_market_data
-from tasks.market_store import MarketStore
-from tasks.policies import guarding
-from tasks.retry_policy import Policy
-from tasks.validate_batches import scoped_venue_batch
-from tasks.report import write_report
-from tasks.resilience import ResilienceLog
-from tasks.run_dir import RunDir
-from tasks.safety import SafetyScope
-from tasks.stages import StageContext, run_stage
-from tasks.stages import evolve as evolve_stage
-from tasks.train_inputs import prepare_train_inputs
-from tasks.windows import split_windows
+from tasks.evolve.evolution import IslandState, evolve_island, evolve_plan, initial_islands, prefect_submit
+from tasks.evolve.train_inputs import prepare_train_inputs
+from tasks.market.source import load_market_data
+from tasks.market.store import MarketStore
+from tasks.market.windows import split_windows
+from tasks.orchestration.policies import guarding
+from tasks.orchestration.resilience import ResilienceLog
+from tasks.orchestration.retry_policy import Policy
+from tasks.orchestration.safety import SafetyScope
+from tasks.orchestration.stages import StageContext, run_stage
+from tasks.orchestration.stages import evolve as evolve_stage
+from tasks.report.report_json import write_report
+from tasks.run.config import EvolveConfig, RunConfig
+from tasks.run.config import test_mode_config as small_run_config  # not test_*: pytest would collect it
+from tasks.run.run_dir import RunDir
+from tasks.validate.batches import scoped_venue_batch
 
 RUN = "faults"
 TIMEOUT_S = 900
@@ -214,7 +214,8 @@ def test_venue_down_opens_its_breaker_then_the_stage_completes_when_it_is_back(
     assert "BreakerOpenError: venue circuit breaker is open after 3 consecutive failures" in err, err
     recorded = manifest(full_mode)
     assert recorded["status"] == "failed" and recorded["stages"]["validate"]["status"] == "failed"
-    assert recorded["resilience"]["state"] == "critical" and recorded["resilience"]["breakers"]["venue"]["state"] == "open"
+    resilience = recorded["resilience"]
+    assert resilience["state"] == "critical" and resilience["breakers"]["venue"]["state"] == "open"
 
     faults["error_rate"] = 0.0  # the venue is back
     time.sleep(2.1)  # the cool-down

@@ -8,7 +8,7 @@ import pytest
 
 from flows.cli import main
 from flows.pipeline import RunExistsError, _claim
-from tasks.run_dir import RunDir, current_process
+from tasks.run.run_dir import RunDir, current_process
 
 
 @pytest.fixture

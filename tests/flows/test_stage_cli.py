@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from flows.cli import main
-from tasks.run_dir import RunDir, stage_input_problems
+from tasks.run.run_dir import RunDir, stage_input_problems
 
 
 def test_unknown_run(tmp_path: Path, capsys) -> None:
@@ -62,7 +62,7 @@ def test_a_swapped_input_is_refused_naming_the_file(serialized: RunDir, tmp_path
 
 
 def test_a_run_still_running_is_not_touched(serialized: RunDir, tmp_path: Path, capsys) -> None:
-    from tasks.run_dir import current_process
+    from tasks.run.run_dir import current_process
 
     serialized.update_manifest(status="running", process=current_process())  # this very process: alive
     assert main(["--data-dir", str(tmp_path), "stage", "validate", "--run", "done"]) == 2

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
+from market_fixtures import real_market, synthetic_market
 
 from kernels.evaluate import Costs, Market, _least_loaded_blocks_nb, _thread_blocks, evaluate, positions, returns
 from kernels.families import FAMILY_NAMES, N_FAMILIES
 from kernels.genome import N_GENES, decode_risk_nb
 from kernels.metrics import N_METRICS
 from kernels.simulate import simulate_1d_nb
-from market_fixtures import real_market, synthetic_market
 
 COSTS = Costs(fee=0.0005, slippage=0.0002)
 

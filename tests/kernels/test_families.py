@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from market_fixtures import real_market, synthetic_market, truncated
 
 from kernels.evaluate import positions
 from kernels.families import BOUNDS, FAMILY_NAMES, KERNELS, N_FAMILIES, decode_params
 from kernels.families.dispatch import positions_1d_nb
 from kernels.families.ema_crossover import ema_bank_nb, ema_crossover_1d_nb, ema_crossover_from_bank_1d_nb
-from kernels.indicators import ema_1d_nb
 from kernels.families.linear_classifier import fit_ridge_nb
-from kernels.genome import (GENE_DIRECTION, GENE_LEVERAGE, KIND_INT, N_FAMILY_GENES, N_GENES, decode_risk_nb)
+from kernels.genome import GENE_DIRECTION, GENE_LEVERAGE, KIND_INT, N_FAMILY_GENES, N_GENES, decode_risk_nb
+from kernels.indicators import ema_1d_nb
 from kernels.learn.features import LABEL, N_FEATURES, N_MOMENTS, learning_bank_nb
 from kernels.learn.linalg import solve_spd_nb, symmetric_eigen_nb
 from kernels.learn.order_statistics import kth_smallest_nb
 from kernels.learn.regression_tree import grow_tree_nb, new_tree_scratch_nb
-from market_fixtures import real_market, synthetic_market, truncated
 
 FAMILIES = list(range(N_FAMILIES))
 RNG_GENES = np.random.default_rng(7).uniform(size=(20, N_GENES))

@@ -9,19 +9,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from market_fixtures import real_market, synthetic_market
 
 from kernels.families import FAMILY_NAMES, KERNELS, decode_params
-from kernels.families.donchian_breakout import donchian_breakout_from_table_1d_nb
 from kernels.families.donchian_breakout import TABLE_LEVELS as DONCHIAN_LEVELS
+from kernels.families.donchian_breakout import donchian_breakout_from_table_1d_nb
 from kernels.families.ichimoku import TABLE_LEVELS as ICHIMOKU_LEVELS
 from kernels.families.ichimoku import ichimoku_from_table_1d_nb
 from kernels.families.stochastic import TABLE_LEVELS as STOCHASTIC_LEVELS
 from kernels.families.stochastic import stochastic_from_table_1d_nb
 from kernels.families.vol_scaling import vol_scaling_from_bank_1d_nb
 from kernels.genome import N_GENES
-from kernels.rolling_extremes import extremes_table_nb
 from kernels.indicators import squared_log_returns_1d_nb
-from market_fixtures import real_market, synthetic_market
+from kernels.rolling_extremes import extremes_table_nb
 
 GENOMES = 12
 MAX_FLIPPED = 2e-3  # fraction of bars where a rounding-level tie may go the other way

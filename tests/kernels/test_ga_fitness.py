@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.genome import GENE_DIRECTION
 from kernels.ga.champions import (ChampionConfig, champion_mask, next_stage, pick_partners, profile_correlation,
                                   stage_target)
 from kernels.ga.fitness import (FitnessConfig, cagr_over_folds, descriptors_from_folds, fitness_from_folds,
                                 objectives_from_folds, score, violation_from_folds)
 from kernels.ga.population import empty_population
+from kernels.genome import GENE_DIRECTION
 from kernels.metrics import (M_CAGR, M_EXPOSURE, M_MAX_DRAWDOWN, M_SHARPE, M_TOTAL_RETURN, M_TRADES, M_TURNOVER,
                              N_METRICS)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.genome import FIRST_FAMILY_GENE, N_GENES
 from kernels.ga.operators import (RISK_GENES, VariationConfig, crossover, ensemble, init_population, micro_mutate,
                                   mutate, reflect_unit)
 from kernels.ga.population import OP, concat, make_uid, uid_parts
+from kernels.genome import FIRST_FAMILY_GENE, N_GENES
 
 K = 3
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from market_fixtures import synthetic_market
 
 from kernels.families.linear_classifier import (_BOUNDS, MIN_SAMPLES, _predict_segment_nb,
                                                 linear_classifier_from_bank_1d_nb)
@@ -11,7 +12,6 @@ from kernels.genome import param_nb
 from kernels.learn.features import (N_FEATURES, N_MOMENTS, affine_row_nb, learning_bank_nb, signal_from_score_nb,
                                     window_moments_nb)
 from kernels.learn.linalg import solve_spd_nb
-from market_fixtures import synthetic_market
 
 
 @pytest.fixture(scope="module")

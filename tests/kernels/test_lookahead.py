@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from market_fixtures import real_market, synthetic_market
 
 from kernels.evaluate import Costs, Market, _build_banks, _ensemble_target_1d_nb, _sliced, positions, returns
 from kernels.families import FAMILY_NAMES, N_FAMILIES
 from kernels.genome import GENE_DIRECTION, N_GENES
 from kernels.lookahead import check_no_lookahead
-from market_fixtures import real_market, synthetic_market
 
 
 @pytest.mark.parametrize("family", range(N_FAMILIES), ids=FAMILY_NAMES)

@@ -7,10 +7,8 @@ import pytest
 import vectorbt  # noqa: F401  (registers the .vbt accessor)
 from numba import njit
 
-from kernels.metrics import (
-    METRIC_NAMES, N_METRICS, stats_add_bar_nb, stats_add_fill_nb, stats_add_funding_nb, stats_start_nb,
-    write_metrics_nb,
-)
+from kernels.metrics import (METRIC_NAMES, N_METRICS, stats_add_bar_nb, stats_add_fill_nb, stats_add_funding_nb,
+                             stats_start_nb, write_metrics_nb)
 
 M = {name: i for i, name in enumerate(METRIC_NAMES)}
 BPY = 8760.0

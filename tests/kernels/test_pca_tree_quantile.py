@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from market_fixtures import synthetic_market
 
 from kernels.families.pca_tree_quantile import (_BOUNDS, MIN_SAMPLES, _predict_segment_nb, _prediction_tree_nb,
                                                 _root_sums_nb, _training_set_nb, cost_estimate_nb,
@@ -14,7 +15,6 @@ from kernels.learn.order_statistics import kth_smallest_nb
 from kernels.learn.pca import fit_pca_nb, new_pca_scratch_nb, standardise_nb
 from kernels.learn.regression_tree import (_label_sums_nb, _left_sums_nb, _partition_nb, grow_tree_nb,
                                            new_tree_scratch_nb)
-from market_fixtures import synthetic_market
 
 
 @pytest.fixture(scope="module")

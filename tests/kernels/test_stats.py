@@ -8,10 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kernels.stats import (
-    EULER_GAMMA, cluster_labels_nb, correlation_distance, deflated_sharpe_nb, effective_trials,
-    expected_max_sharpe_nb, norm_cdf_nb, norm_ppf_nb, pbo_cscv, psr_nb, sharpe_moments_1d_nb,
-)
+from kernels.stats import (EULER_GAMMA, cluster_labels_nb, correlation_distance, deflated_sharpe_nb, effective_trials,
+                           expected_max_sharpe_nb, norm_cdf_nb, norm_ppf_nb, pbo_cscv, psr_nb, sharpe_moments_1d_nb)
 
 
 @pytest.mark.parametrize("p", [1e-300, 1e-12, 1e-5, 0.001, 0.02, 0.02425, 0.1, 0.3, 0.5, 0.7, 0.97575, 0.99,

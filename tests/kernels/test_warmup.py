@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+from market_fixtures import synthetic_market
 
 from kernels.evaluate import _evaluate_nb, evaluate
 from kernels.families.dispatch import positions_1d_nb
 from kernels.genome import N_GENES
 from kernels.warmup import compile_kernels
-from market_fixtures import synthetic_market
 
 
 def test_warm_up_compiles_the_variant_a_run_then_uses():

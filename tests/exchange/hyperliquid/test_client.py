@@ -8,8 +8,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from venue_helpers import ALICE, BOB, START_BAR, T0_MS
 
-from exchange.errors import (ConfigurationError, IocNoMatchError, MinNotionalError, OrderNotFoundError,
-                             ReduceOnlyError, TemporaryError)
+from exchange.errors import (ConfigurationError, IocNoMatchError, MinNotionalError, OrderNotFoundError, ReduceOnlyError,
+                             TemporaryError)
 from exchange.hyperliquid.client import HyperliquidClient
 from exchange.hyperliquid.ids import NonceSource, cloid_for
 from exchange.hyperliquid.limits import FEES

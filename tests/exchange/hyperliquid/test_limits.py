@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.errors import (AuthError, ExpiredError, InsufficientMarginError, IocNoMatchError, MinNotionalError,
-                             Msg, NonceError, OrderNotFoundError, OrderRejectedError, PermanentError,
-                             PostOnlyMatchError, ReduceOnlyError, TickSizeError, error_from_message,
-                             error_from_order_status)
+from exchange.errors import (AuthError, ExpiredError, InsufficientMarginError, IocNoMatchError, MinNotionalError, Msg,
+                             NonceError, OrderNotFoundError, OrderRejectedError, PermanentError, PostOnlyMatchError,
+                             ReduceOnlyError, TickSizeError, error_from_message, error_from_order_status)
 from exchange.hyperliquid.limits import INTERVAL_MS, KNOWN_ASSETS, AssetRules, asset_rules_for, bars_per_year
 
 BTC, ETH, DOGE = KNOWN_ASSETS["BTC"], KNOWN_ASSETS["ETH"], KNOWN_ASSETS["DOGE"]

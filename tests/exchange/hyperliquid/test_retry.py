@@ -5,8 +5,8 @@ import pytest
 import requests
 from hyperliquid.utils.error import ClientError, ServerError
 
-from exchange.errors import (BadRequestError, MinNotionalError, RateLimitError, TransportError,
-                             VenueUnavailableError, typed_error)
+from exchange.errors import (BadRequestError, MinNotionalError, RateLimitError, TransportError, VenueUnavailableError,
+                             typed_error)
 from exchange.hyperliquid.retry import RetryPolicy, call_with_retries
 
 

@@ -1,0 +1,1 @@
+"""Reports: report.json, its schema, and the self-contained report.html."""
