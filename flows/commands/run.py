@@ -94,8 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 _NUMBERS: dict[str, type[int] | type[float]] = {
     "strategies": int, "batch_size": int, "generations": int, "hours": float, "cost_limit": float, "seed": int,
     "workers": int, "validation_concurrency": int, "testnet_minutes": float}
-_FLAGS = {name: "--" + name.replace("_", "-") for name in FLAT_FIELDS} | {"validation_concurrency":
-                                                                          "--validation-concurrency"}
+_FLAGS = {name: "--" + name.replace("_", "-") for name in FLAT_FIELDS}
 
 
 def _number(text: str, flag: str, kind: type[int] | type[float]) -> int | float:

@@ -80,14 +80,13 @@ def load_market_data(store: MarketStore, coins: tuple[str, ...], interval: str, 
     the data an earlier run saw). Only a store without any candles serves the offline sample, and only for
     BTC; any other missing data is a MarketDataError naming what is missing."""
     interval_timedelta(interval)  # a malformed interval is named before anything else
-    entries = store.entries()
-    if not entries and not store.funding_entries() and coins == ("BTC",):
+    if coins == ("BTC",) and store.is_empty():
         candles = _up_to(offline_sample(interval), (until or {}).get("BTC"))
         coin = _with_funding("BTC", candles, None, interval, costs)
         return MarketData((coin,), interval, OFFLINE_SAMPLE_SOURCE, _funding_note(costs, (coin,)))
     missing = [c for c in coins if not store.candles_path(c, interval).exists()]
     if missing:
-        raise MarketDataError(_missing_data(store, entries, missing, interval))
+        raise MarketDataError(_missing_data(store, store.entries(), missing, interval))
     loaded = tuple(_with_funding(c, _up_to(store.read_candles(c, interval), (until or {}).get(c)),
                                  store.read_funding(c), interval, costs) for c in coins)
     return MarketData(loaded, interval, f"market store {store.root}", _funding_note(costs, loaded))

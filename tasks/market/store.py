@@ -226,6 +226,10 @@ class MarketStore:
                 write_parquet_atomic(merged, path)
         return MergeResult(added, len(merged), find_gaps(merged["timestamp"], pd.Timedelta(hours=1)))
 
+    def is_empty(self) -> bool:
+        """No candles and no funding at all (file names only: nothing is read)."""
+        return not any(self.root.glob("*-*.parquet")) and not any((self.root / "funding").glob("*.parquet"))
+
     def entries(self) -> list[StoreEntry]:
         out = []
         for path in sorted(self.root.glob("*-*.parquet")):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from market_files import corrupt, write_csv
 
 from exchange.hyperliquid.market_data import parse_funding
 from kernels.metrics import METRIC_NAMES, N_METRICS
@@ -35,17 +36,6 @@ def hourly_funding(n: int = 48, start: str = "2023-06-01", rate: float = RATE) -
     return pd.DataFrame({"time": hours.as_unit("s").asi8 + 3, "funding_rate": np.full(n, rate)})
 
 
-def write_csv(df: pd.DataFrame, path: Path) -> Path:
-    df.to_csv(path, index=False)
-    return path
-
-
-def corrupt(df: pd.DataFrame, row: int, **values) -> pd.DataFrame:
-    df = df.copy()
-    for col, value in values.items():
-        df[col] = df[col].astype(object)
-        df.loc[row, col] = value
-    return df
 
 
 def test_hyperliquid_json_rows_read_as_parse_funding_does(hl_rows: list[dict], tmp_path: Path) -> None:

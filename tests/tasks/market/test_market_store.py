@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from market_files import corrupt, write_csv
 
 from tasks.market.file_import import import_file, read_ohlcv_file
 from tasks.market.store import MarketDataError, MarketStore, find_gaps
@@ -25,16 +26,6 @@ def bars(n: int = 48, start: str = "2023-01-01", freq: str = "1h") -> pd.DataFra
     })
 
 
-def write_csv(df: pd.DataFrame, path: Path) -> Path:
-    df.to_csv(path, index=False)
-    return path
-
-
-def corrupt(df: pd.DataFrame, row: int, **values) -> pd.DataFrame:
-    df = df.copy()
-    for col, value in values.items():
-        df.loc[row, col] = value
-    return df
 
 
 BAD_CASES = {
