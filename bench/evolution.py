@@ -25,8 +25,8 @@ import pandas as pd
 import ray
 from prefect import flow
 
-from flows.pipeline import EMBEDDED_RAY, ray_task_runner
 from flows.prefect_api import prefect_api
+from flows.ray_runner import EMBEDDED_RAY, ray_task_runner
 from tasks.evolve.evolution import run_evolution
 from tasks.market.source import load_market_data
 from tasks.market.store import MarketStore

@@ -29,7 +29,7 @@ from prefect import flow  # noqa: E402
 
 from flows.prefect_api import prefect_api  # noqa: E402
 from flows.ray_runner import EMBEDDED_RAY, UceRayTaskRunner, worker_runtime_env  # noqa: E402
-from tasks.evolve.evolution import prefect_submit, run_evolution  # noqa: E402
+from tasks.evolve.evolution import run_evolution  # noqa: E402
 from tasks.market.source import load_market_data  # noqa: E402
 from tasks.market.store import MarketStore  # noqa: E402
 from tasks.market.windows import split_windows  # noqa: E402
@@ -44,8 +44,7 @@ def evolve_only(config: RunConfig, data_dir: str) -> dict:
     """The evolve stage alone, its islands submitted as in the pipeline (policies included)."""
     market = load_market_data(MarketStore(Path(data_dir) / "market"), config.coins, config.interval, config.costs)
     windows = split_windows(market, config.windows)
-    return run_evolution(RunDir.for_run(Path(data_dir), config.run_id), market, windows, config,
-                         submit=prefect_submit)
+    return run_evolution(RunDir.for_run(Path(data_dir), config.run_id), market, windows, config)
 
 
 def fill_store(root: Path) -> str:

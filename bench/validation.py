@@ -11,6 +11,7 @@ StepM step alone, and the share of the 30 s budget used.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import sys
 import tempfile
@@ -32,7 +33,9 @@ from tasks.market.windows import split_windows  # noqa: E402
 from tasks.run.config import RunConfig, ValidationConfig  # noqa: E402
 from tasks.run.run_dir import RunDir  # noqa: E402
 from tasks.validate.gate1_significance import superior_candidates  # noqa: E402
-from tasks.validate.stage import inline_batches, validate_run  # noqa: E402
+from tasks.orchestration.safety import SCOPES  # noqa: E402
+from tasks.orchestration.submitters import inline_submit  # noqa: E402
+from tasks.validate.stage import validate_run  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("uce_bench_synthetic", _HERE / "synthetic.py")
 synthetic = importlib.util.module_from_spec(_spec)
@@ -62,10 +65,12 @@ def main(args: argparse.Namespace) -> None:
         run = RunDir.for_run(root, "bench")
         run.root.mkdir(parents=True)
         candidates(2, seed=3).to_parquet(run.candidates)
-        validate_run(run, market, windows, config, run_batches=inline_batches)  # compile and warm up
+        # In this process, under the widest safety scope: the bench times the work, not a cut-off.
+        validate = functools.partial(validate_run, scope=SCOPES["research"], submit=inline_submit)
+        validate(run, market, windows, config)  # compile and warm up
         candidates(args.candidates, seed=2).to_parquet(run.candidates)
         started = time.perf_counter()
-        validate_run(run, market, windows, config, run_batches=inline_batches)
+        validate(run, market, windows, config)
         stage = time.perf_counter() - started
         daily = np.random.default_rng(4).normal(0, 0.01, (455, args.candidates))
         started = time.perf_counter()

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from exchange.hyperliquid.secrets import load_wallet
 from flows.parameters import run_config
-from flows.ray_runner import EMBEDDED_RAY, UceRayTaskRunner, ray_task_runner, start_ray  # noqa: F401 - bench/evolution.py imports the first and third from here
+from flows.ray_runner import UceRayTaskRunner, start_ray
 from tasks.market.refresh import refresh_market_data
 from tasks.market.source import MarketData, load_market_data
 from tasks.market.store import MarketStore
@@ -152,7 +152,12 @@ def ultra_compressed_evolution(
     run.update_manifest(run_id=config.run_id, status="running", code_version=code_version(),
                         parameters=config.model_dump(mode="json"), orchestration=options.model_dump(),
                         config_file=config_file_record(config_file) if config_file else None)
-    return _execute(run, config, PIPELINE, rerun=False)
+    with _executing(run, config, STAGES, rerun=False) as stage:
+        stage(evolve)
+        stage(serialize)
+        stage(validate)
+        stage(deploy)
+    return stage.report
 
 
 class RunExistsError(ValueError):
@@ -212,7 +217,11 @@ def rerun_stage(run_id: str, stage: StageName = "validate", only: bool = False, 
                     run_id, ", ".join(dropped))
     config = config.model_copy(
         update={"ray_address": ray_address or None, "workers": workers or manifest["parameters"].get("workers")})
-    return _execute(run, config, PIPELINE[index:index + 1] if only else PIPELINE[index:], rerun=True, force=force)
+    stage_tasks = PIPELINE[index:index + 1] if only else PIPELINE[index:]
+    with _executing(run, config, tuple(t.name for t in stage_tasks), rerun=True, force=force) as stage:
+        for stage_task in stage_tasks:
+            stage(stage_task)
+    return stage.report
 
 
 def _check_inputs(run: RunDir, stage: str, *, force: bool) -> None:
@@ -246,9 +255,36 @@ def _run_market(run: RunDir, store: MarketStore, config: RunConfig, *, rerun: bo
     return market
 
 
-def _execute(run: RunDir, config: RunConfig, stages: tuple[Task, ...], *, rerun: bool, force: bool = False) -> dict:
-    """Run the stage tasks ``stages`` in order under the run's policies, recording everything in the manifest; a re-run
-    reads the market data the run saw (``force``: or the store's, if that changed)."""
+class _Stages:
+    """Runs the stage tasks a flow names, one call each, recording each in the manifest; ``report`` is the
+    run's report.json once the ``_executing`` block has ended."""
+
+    def __init__(self, ctx: StageContext, resilience: ResilienceLog, progress: RunProgress, cache: Path, *,
+                 rerun: bool) -> None:
+        self._ctx, self._resilience, self._progress, self._cache = ctx, resilience, progress, cache
+        self._refresh = rerun  # a re-run recomputes its first stage even on a cache hit
+        self.seconds = 0.0
+        self.report: dict = {}
+
+    def __call__(self, stage_task: Task) -> None:
+        stage = stage_task.name
+        _route_event({"event": "stage", "stage": stage, "state": "started"})
+        done = run_stage(self._ctx, stage_task, resilience=self._resilience, cache=self._cache, refresh=self._refresh)
+        self._refresh = False
+        self.seconds += done["seconds"]
+        _route_event({"event": "stage", "stage": stage, "state": "finished", "seconds": done["seconds"],
+                      "cached": done["cached"], "summary": done["summary"]})
+        self._resilience.stage_recovered(stage)  # failures an earlier attempt of this stage gave up on
+        publish_stage_table(self._ctx.run, stage)
+        self._progress.done(stage)
+
+
+@contextmanager
+def _executing(run: RunDir, config: RunConfig, planned: tuple[str, ...], *, rerun: bool,
+               force: bool = False) -> Iterator[_Stages]:
+    """The run's Ray, cost check, market data and policies around the ``planned`` stages the block runs; at
+    its end the run's status, cost and reports. A re-run reads the market data the run saw (``force``: or
+    the store's, if that changed)."""
     started = time.time()
     options = RunOptions.model_validate(run.manifest().get("orchestration") or {})
     price = options.cpu_hour_price
@@ -257,44 +293,39 @@ def _execute(run: RunDir, config: RunConfig, stages: tuple[Task, ...], *, rerun:
     resilience = ResilienceLog(run, board)
     run.update_manifest(status="running", prefect={"flow_run_id": str(flow_run.id), "flow_run_name": flow_run.name},
                         started=run.manifest().get("started") or started, process=current_process())
-    cpus, stage_seconds = 0, 0.0
+    cpus, stages = 0, None
     try:
         cpus = start_ray(config.ray_address, config.workers)
-        estimate = expected_cost(config, cpus, price, runs_dir=run.root.parent)
-        run.update_manifest(resources=run.manifest().get("resources", {}) | {
-            "workers": cpus, "cpu_hour_price": price, "estimate_usd": round(estimate.usd, 4),
-            "estimate_basis": estimate.basis, "cost_limit": config.cost_limit})
-        refusal = cost_refusal(estimate, config.cost_limit, force=options.force)
-        if refusal:
-            raise CostLimitError(refusal)
-        progress = RunProgress(run, tuple(t.name for t in stages))
+        _check_cost(run, config, options, cpus)
+        progress = RunProgress(run, planned)
         if not rerun and options.refresh_from:
             _refresh_market(run, MarketStore(root / "market"), options.refresh_from, config)
         with guarding(resilience, board):
             market = call(_run_market, run, MarketStore(root / "market"), config, rerun=rerun, force=force)
             windows = split_windows(market, config.windows)
             run.update_manifest(data=market.describe(), windows=windows.describe())
-            ctx = StageContext(run, config, market, windows, SCOPES[options.safety_scope],
-                               on_event=_route_event)
-            for i, stage_task in enumerate(stages):
-                stage = stage_task.name
-                _route_event({"event": "stage", "stage": stage, "state": "started"})
-                done = run_stage(ctx, stage_task, resilience=resilience, cache=root / "cache",
-                                 refresh=rerun and i == 0)
-                stage_seconds += done["seconds"]
-                _route_event({"event": "stage", "stage": stage, "state": "finished", "seconds": done["seconds"],
-                              "cached": done["cached"], "summary": done["summary"]})
-                resilience.stage_recovered(stage)  # failures an earlier attempt of this stage gave up on
-                publish_stage_table(run, stage)
-                progress.done(stage)
+            ctx = StageContext(run, config, market, windows, SCOPES[options.safety_scope], on_event=_route_event)
+            stages = _Stages(ctx, resilience, progress, root / "cache", rerun=rerun)
+            yield stages
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through the CLI: `uce run --resume` continues it
-        _finish(run, "interrupted", started, stage_seconds, cpus, price)
+        _finish(run, "interrupted", started, stages.seconds if stages else 0.0, cpus, price)
         raise
     except BaseException:
-        _finish(run, "failed", started, stage_seconds, cpus, price)
+        _finish(run, "failed", started, stages.seconds if stages else 0.0, cpus, price)
         raise
     done = all(run.manifest().get("stages", {}).get(s, {}).get("status") == "completed" for s in STAGES)
-    return _finish(run, "completed" if done else "partial", started, stage_seconds, cpus, price)
+    stages.report = _finish(run, "completed" if done else "partial", started, stages.seconds, cpus, price)
+
+
+def _check_cost(run: RunDir, config: RunConfig, options: RunOptions, cpus: int) -> None:
+    """Record the run's cost estimate; refuse the run when it exceeds the limit (unless forced)."""
+    estimate = expected_cost(config, cpus, options.cpu_hour_price, runs_dir=run.root.parent)
+    run.update_manifest(resources=run.manifest().get("resources", {}) | {
+        "workers": cpus, "cpu_hour_price": options.cpu_hour_price, "estimate_usd": round(estimate.usd, 4),
+        "estimate_basis": estimate.basis, "cost_limit": config.cost_limit})
+    refusal = cost_refusal(estimate, config.cost_limit, force=options.force)
+    if refusal:
+        raise CostLimitError(refusal)
 
 
 def _refresh_market(run: RunDir, store: MarketStore, endpoint: str, config: RunConfig) -> None:

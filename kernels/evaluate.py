@@ -1,7 +1,7 @@
 """The GA's entry point: metrics of a population of genomes on one market, in one parallel pass.
 
     evaluate(market, families, genes, bounds, costs) -> float64[S, K, N_METRICS]
-    positions(market, family, genes, stop=None)      -> float64[stop]   (one genome)
+    positions(market, family, genes, stop=None)      -> float64[stop]   (one genome or ensemble)
     returns(market, families, genes, bounds, costs)  -> float64[S, N]   (per-bar returns, a few genomes)
 
 Ensembles: evaluate/returns take keyword-only `families_b` (int64[S], -1 = ordinary genome) and `genes_b`
@@ -131,17 +131,28 @@ def returns(market: Market, families: np.ndarray, genes: np.ndarray, bounds: np.
     return out
 
 
-def positions(market: Market, family: int, genes: np.ndarray, stop: int | None = None) -> np.ndarray:
-    """Target positions float64[stop] of one genome computed on bars 0..stop-1 only (all bars if None)."""
-    family = check_family(family)
-    _, genes2d, _, _ = _check_population(np.array([family]), np.asarray(genes, dtype=np.float64).reshape(1, -1))
+def positions(market: Market, family: int, genes: np.ndarray, stop: int | None = None, *, family_b: int = -1,
+              genes_b: np.ndarray | None = None) -> np.ndarray:
+    """Target positions float64[stop] of one genome computed on bars 0..stop-1 only (all bars if None); with
+    ``family_b >= 0`` of the ensemble with member b (``genes_b``), as evaluate() trades it."""
+    ensemble = family_b >= 0
+    if ensemble and genes_b is None:
+        raise ValueError(f"family_b={family_b} names an ensemble's member b: its genes_b are missing")
+    families_b = np.array([family_b], dtype=np.int64) if ensemble else None
+    genes_b2d = np.asarray(genes_b, dtype=np.float64).reshape(1, -1) if ensemble else None
+    families, genes2d, families_b, genes_b2d = _check_population(
+        np.array([check_family(family)]), np.asarray(genes, dtype=np.float64).reshape(1, -1), families_b, genes_b2d)
     n = len(market.close)
     stop = n if stop is None else int(stop)
     if not 1 <= stop <= n:
         raise ValueError(f"stop={stop} must be in [1, {n}] (the number of bars to use)")
     arrays = _sliced(market, stop)
     out = np.empty(stop)
-    positions_1d_nb(family, genes2d[0], *arrays, out)
+    positions_1d_nb(families[0], genes2d[0], *arrays, out)
+    if ensemble:
+        other = np.empty(stop)
+        positions_1d_nb(families_b[0], genes_b2d[0], *arrays, other)
+        _ensemble_mean_1d_nb(out, other)
     return out
 
 
@@ -314,6 +325,12 @@ def _ensemble_target_1d_nb(families: tuple[int, int], genes_a: np.ndarray, genes
     other = np.empty(len(out))
     _signal_1d_nb(families[1], genes_b, open, high, low, close, volume, funding, banks, other)
     apply_risk_1d_nb(genes_b, other)
+    _ensemble_mean_1d_nb(out, other)
+
+
+@njit(cache=True)
+def _ensemble_mean_1d_nb(out: np.ndarray, other: np.ndarray) -> None:
+    """An ensemble's target from its members' sized targets: out[t] = (out[t] + other[t]) / 2, in place."""
     for t in range(len(out)):
         out[t] = 0.5 * (out[t] + other[t])
 

@@ -19,8 +19,8 @@ from numba import njit
 
 __all__ = ["KERNEL_GAUSSIAN", "KERNEL_EPANECHNIKOV", "GAUSSIAN_SUPPORT", "NW_BLOCK", "check_window_nb", "ema_1d_nb",
            "sma_1d_nb", "rolling_std_1d_nb", "zscore_1d_nb", "squared_log_returns_1d_nb",
-           "realized_vol_from_squares_1d_nb", "realized_vol_1d_nb", "rsi_1d_nb", "true_range_nb", "atr_1d_nb",
-           "vwap_sums_1d_nb", "bollinger_1d_nb", "nadaraya_watson_weights_nb", "nadaraya_watson_1d_nb"]
+           "realized_vol_from_squares_1d_nb", "realized_vol_1d_nb", "rsi_1d_nb", "true_range_nb",
+           "vwap_sums_1d_nb", "nadaraya_watson_weights_nb", "nadaraya_watson_1d_nb"]
 
 KERNEL_GAUSSIAN = 0
 KERNEL_EPANECHNIKOV = 1
@@ -190,23 +190,6 @@ def true_range_nb(high: float, low: float, previous_close: float) -> float:
     return max(high - low, abs(high - previous_close), abs(low - previous_close))
 
 
-@njit(cache=True)
-def atr_1d_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int, out: np.ndarray) -> None:
-    """Wilder's average true range (price units). TR[0] = high - low; TR[t] also spans the previous close.
-
-    ATR[window - 1] = mean(TR[0..window-1]), then ATR = (ATR * (window - 1) + TR) / window.
-    """
-    check_window_nb(window)
-    value = 0.0
-    for t in range(len(close)):
-        tr = true_range_nb(high[t], low[t], close[t - 1]) if t > 0 else high[0] - low[0]
-        if t < window:
-            value += tr / window
-        else:
-            value = (value * (window - 1) + tr) / window
-        out[t] = value if t >= window - 1 else np.nan
-
-
 @njit(cache=True, inline="always")
 def _anchored_sums_nb(price: np.ndarray, volume: np.ndarray, start: int, stop: int,
                       anchor: float) -> tuple[float, float, float, int]:
@@ -273,20 +256,6 @@ def vwap_sums_1d_nb(price: np.ndarray, volume: np.ndarray, window: int, out_weig
     out_weight[:warm_up] = 0.0
     out_gap[:warm_up] = np.nan
     out_spread[:warm_up] = np.nan
-
-
-@njit(cache=True)
-def bollinger_1d_nb(x: np.ndarray, window: int, width: float, out_middle: np.ndarray, out_upper: np.ndarray,
-                    out_lower: np.ndarray, out_percent_b: np.ndarray) -> None:
-    """Bollinger bands: SMA +- width * population std (ddof 0), and %B = (x - lower) / (upper - lower)
-    (NaN when the bands collapse)."""
-    sma_1d_nb(x, window, out_middle)
-    rolling_std_1d_nb(x, window, 0, out_upper)
-    for t in range(len(x)):
-        half = width * out_upper[t]
-        out_upper[t] = out_middle[t] + half
-        out_lower[t] = out_middle[t] - half
-        out_percent_b[t] = (x[t] - out_lower[t]) / (2.0 * half) if half > 0.0 else np.nan
 
 
 @njit(cache=True)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kernels.indicators import check_window_nb, sma_1d_nb
+from kernels.indicators import check_window_nb
 
 __all__ = ["rolling_max_min_1d_nb", "extremes_levels_nb", "extremes_table_nb", "table_max_min_1d_nb",
-           "table_midpoint_1d_nb", "percent_k_1d_nb", "stochastic_1d_nb", "ichimoku_1d_nb"]
+           "table_midpoint_1d_nb", "percent_k_1d_nb"]
 
 
 @njit(cache=True)
@@ -153,13 +153,6 @@ def table_midpoint_1d_nb(table_max: np.ndarray, table_min: np.ndarray, window: i
     out[:head] = np.nan
 
 
-@njit(cache=True)
-def _shift_forward_nb(out: np.ndarray, lag: int) -> None:
-    """In place out[t] = out[t - lag] (NaN for t < lag): the value known `lag` bars ago."""
-    for t in range(len(out) - 1, -1, -1):
-        out[t] = out[t - lag] if t >= lag else np.nan
-
-
 @njit(cache=True, error_model="numpy")
 def percent_k_1d_nb(highest: np.ndarray, lowest: np.ndarray, close: np.ndarray, out: np.ndarray) -> None:
     """%K = 100 (close - lowest) / (highest - lowest) from a rolling high / low; 50 when they are equal,
@@ -170,38 +163,3 @@ def percent_k_1d_nb(highest: np.ndarray, lowest: np.ndarray, close: np.ndarray, 
         out[t] = 100.0 * (close[t] - ll) / (hh - ll) if hh > ll else (50.0 if hh == ll else np.nan)
 
 
-@njit(cache=True)
-def stochastic_1d_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, k_window: int, d_window: int,
-                     out_k: np.ndarray, out_d: np.ndarray) -> None:
-    """Stochastic oscillator: %K = 100 (close - LL) / (HH - LL) over the last k_window bars (50 when HH = LL),
-    %D = SMA(%K, d_window). `out_d` doubles as scratch for the rolling low.
-    """
-    check_window_nb(d_window)
-    rolling_max_min_1d_nb(high, low, k_window, out_k, out_d)
-    percent_k_1d_nb(out_k, out_d, close, out_k)
-    first = min(k_window - 1, len(close))
-    out_d[:first] = np.nan
-    sma_1d_nb(out_k[first:], d_window, out_d[first:])
-
-
-@njit(cache=True)
-def ichimoku_1d_nb(high: np.ndarray, low: np.ndarray, tenkan_window: int, kijun_window: int,
-                   senkou_b_window: int, displacement: int, out_tenkan: np.ndarray, out_kijun: np.ndarray,
-                   out_senkou_a: np.ndarray, out_senkou_b: np.ndarray) -> None:
-    """Ichimoku lines as known at the close of bar t.
-
-    tenkan / kijun: midpoints of the last tenkan_window / kijun_window bars. The cloud drawn at bar t is the
-    one projected `displacement` bars earlier: senkou_a[t] = (tenkan + kijun)[t - displacement] / 2 and
-    senkou_b[t] = midpoint of senkou_b_window bars ending at t - displacement. Charts draw today's spans
-    in the future; using those values at t would be fine too, but the chikou span (close shifted back)
-    would be look-ahead and is deliberately absent. The three midpoints share one extremes table.
-    """
-    table_max, table_min = extremes_table_nb(high, low, extremes_levels_nb(max(tenkan_window, kijun_window,
-                                                                               senkou_b_window)))
-    table_midpoint_1d_nb(table_max, table_min, tenkan_window, out_tenkan)
-    table_midpoint_1d_nb(table_max, table_min, kijun_window, out_kijun)
-    table_midpoint_1d_nb(table_max, table_min, senkou_b_window, out_senkou_b)
-    for t in range(len(high)):
-        out_senkou_a[t] = 0.5 * (out_tenkan[t] + out_kijun[t])
-    _shift_forward_nb(out_senkou_a, displacement)
-    _shift_forward_nb(out_senkou_b, displacement)

@@ -218,7 +218,7 @@ def simulate_signal_1d_nb(signal: np.ndarray, low_clip: float, high_clip: float,
     if not (low_clip <= high_clip and leverage > 0.0 and np.isfinite(leverage)):
         raise ValueError("need low_clip <= high_clip and a finite leverage > 0, got", low_clip, high_clip,
                          leverage)
-    start, stop = bounds[0], bounds[-1]
+    start = bounds[0]
     write_returns = out_returns.shape[0] > 0
     if write_returns:
         out_returns[:] = 0.0  # flat bars with no order are skipped, leaving their 0 return

@@ -22,7 +22,8 @@ from tasks.market.windows import split_windows
 from tasks.run.config import DeployConfig, EvolveConfig, RunConfig, ValidationConfig, WindowConfig
 from tasks.run.run_dir import RunDir
 from tasks.serialize.candidates import serialize_run
-from tasks.validate.stage import inline_batches, validate_run
+from tasks.orchestration.submitters import inline_submit
+from tasks.validate.stage import validate_run
 
 N_BARS = 1800
 STARTED = 1_700_000_000.0  # fixed run start (epoch s): reports must not depend on when they are built
@@ -85,7 +86,7 @@ def build_run(data_dir: Path, run_id: str = "fixture") -> RunDir:
     run.record_stage("evolve", "completed", seconds=12.5, summary=summary)
     serialize_run(run, config, market, windows)
     run.record_stage("serialize", "completed", seconds=0.5)
-    validate_run(run, market, windows, config, run_batches=inline_batches)
+    validate_run(run, market, windows, config, submit=inline_submit)
     run.record_stage("validate", "completed", seconds=3.25)
     deploy_run(run, config, market=market, windows=windows)
     run.record_stage("deploy", "completed", seconds=0.01)

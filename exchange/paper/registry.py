@@ -95,10 +95,9 @@ class StrategySpec(NamedTuple):
 
     def target(self, market: Market) -> float:
         """Target position (fraction of equity) at the last bar of `market`, from its bars only."""
-        out = positions(market, FAMILY_NAMES.index(self.family), np.asarray(self.genes))[-1]
-        if self.family_b is not None:
-            out = 0.5 * (out + positions(market, FAMILY_NAMES.index(self.family_b), np.asarray(self.genes_b))[-1])
-        return float(out)
+        member_b = {} if self.family_b is None else {"family_b": FAMILY_NAMES.index(self.family_b),
+                                                      "genes_b": np.asarray(self.genes_b)}
+        return float(positions(market, FAMILY_NAMES.index(self.family), np.asarray(self.genes), **member_b)[-1])
 
     def stops(self) -> tuple[float, float]:
         """(stop_loss, take_profit) as fractions of the entry price, 0.0 = off (member a's genes)."""

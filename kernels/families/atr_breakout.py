@@ -24,9 +24,10 @@ def atr_breakout_1d_nb(genes: np.ndarray, open: np.ndarray, high: np.ndarray, lo
                        close: np.ndarray, volume: np.ndarray, funding: np.ndarray, out: np.ndarray) -> None:
     """Signal in [-1, 1] per bar (see module docstring).
 
-    Wilder's ATR (kernels.indicators.atr_1d_nb) is carried times the window: scaled = window x ATR
-    follows scaled = scaled * (window - 1) / window + TR, so the dependency chain has no division, and
-    the multipliers are divided by the window once. Flat until ATR[t - 1] exists (t >= window).
+    Wilder's ATR (the mean of the first `window` true ranges, then ATR = (ATR (window - 1) + TR) / window)
+    is carried times the window: scaled = window x ATR follows scaled = scaled * (window - 1) / window + TR,
+    so the dependency chain has no division, and the multipliers are divided by the window once. Flat until
+    ATR[t - 1] exists (t >= window).
     """
     window = int(param_nb(genes, _BOUNDS, 0))
     breakout = param_nb(genes, _BOUNDS, 1) / window  # x window x ATR

@@ -14,11 +14,9 @@ run_evolution, step by step:
    caller's ``on_event``;
 5. the per-regime Sharpe of the best genomes (columns ``sharpe_<regime>`` of evolved.parquet and the summary).
 
-Where the work runs is injected: ``submit(fn, *args, **kwargs)`` returns something with ``.result()``.
-Inside a flow run the default turns each call into a Prefect task on the flow's task runner (Ray);
-outside one (tests, notebooks) the calls run inline. Either way each call runs under its policy from
-tasks.orchestration.policies (the one table of retries, backoff and time limits): a lost worker or another transient
-error is retried, bad input is not.
+Where the work runs is injected (tasks.orchestration.submitters): inside a flow run each call is a Prefect
+task on the flow's task runner (Ray), outside one (tests, notebooks) it runs inline; either way under the
+function's own policy: a lost worker or another transient error is retried, bad input is not.
 
 Safety scope (tasks.orchestration.safety): each island's evaluation of a generation is one batch under the run's scope.
 A batch that reaches the scope's time limit stops; the genomes it did not reach get NaN metrics, so the GA
@@ -36,13 +34,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
 from exchange.atomic import write_parquet_atomic
@@ -60,16 +56,15 @@ from tasks.evolve.train_inputs import TrainInputs, prepare_train_inputs
 from tasks.market.source import MarketData
 from tasks.market.windows import RunWindows
 from tasks.orchestration.events import EventSink, PrefectArtifacts, events_frame, stamped
-from tasks.orchestration.policies import call, with_policy
-from tasks.orchestration.policies import submit as submit_under_policy
 from tasks.orchestration.retry_policy import Policy, retry_policy
 from tasks.orchestration.safety import DEFAULT_SCOPE, Deadline, SafetyScope, scoped_fold_metrics
+from tasks.orchestration.submitters import Submit, default_submit
 from tasks.run.config import RunConfig
 from tasks.run.run_dir import RunDir
 from tasks.serialize.candidates import best_per_strategy
 
-__all__ = ["EVOLVE_BUDGET_SHARE", "EvolvePlan", "Evolution", "IslandState", "Submit", "evolve_island",
-           "evolve_plan", "initial_islands", "inline_submit", "prefect_submit", "run_evolution"]
+__all__ = ["EVOLVE_BUDGET_SHARE", "EvolvePlan", "Evolution", "IslandState", "evolve_island", "evolve_plan",
+           "initial_islands", "run_evolution"]
 
 log = logging.getLogger(__name__)
 # Share of the run's time budget that evolution may use (the rest is validation and deployment).
@@ -80,9 +75,6 @@ PILOT_STREAM = (4097, 1)
 # Best distinct genomes scored per regime after the evolution.
 TOP_BY_REGIME = 10
 REGIMES = RegimeSettings()
-
-Submit = Callable[..., Any]  # submit(fn, *args, **kwargs) -> a future with .result()
-
 
 class EvolvePlan(NamedTuple):
     """What to evolve: ``islands`` of ``size`` genomes for ``generations``, ``epoch_generations`` per task,
@@ -126,7 +118,7 @@ def initial_islands(plan: EvolvePlan, n_folds: int, family_weights: np.ndarray) 
     return [assign_uids(take(pop, order[i::plan.islands]), island=i, generation=0) for i in range(plan.islands)]
 
 
-@retry_policy(Policy("ray", retries=3, timeout_s=3600))
+@retry_policy(Policy("ray", retries=3, timeout_s=3600), run_name="island-{island}-epoch-{epoch}")
 def evolve_island(state: IslandState, inputs: TrainInputs, *, island: int, epoch: int, first_generation: int,
                   generations: int, seed: int, ga: GAConfig, scope: SafetyScope = DEFAULT_SCOPE) -> EpochResult:
     """One island for one epoch (kernels.ga.loop.evolve_epoch on the train folds), each generation's
@@ -259,38 +251,6 @@ class Evolution:
         return event | {"strategy_id": sid, "coin": coin, "family": FAMILY_NAMES[event["family"]]}
 
 
-class _Done(NamedTuple):
-    """The result of a call already made (inline_submit's future)."""
-    value: Any
-
-    def result(self) -> Any:
-        return self.value
-
-
-def inline_submit(fn: Callable, *args: Any, **kwargs: Any) -> _Done:
-    """Run ``fn`` now, in this process, under its policy (tasks.orchestration.policies.call); arguments that are inline
-    futures are resolved first."""
-    args = tuple(a.value if isinstance(a, _Done) else a for a in args)
-    kwargs = {k: v.value if isinstance(v, _Done) else v for k, v in kwargs.items()}
-    return _Done(call(fn, *args, **kwargs))
-
-
-# Each with its policy's time limit (tasks.orchestration.policies.with_policy); retries happen at submission.
-_TASKS = {fn: with_policy(task(name=name, cache_policy=NO_CACHE, **options)(fn)) for fn, name, options in (
-    (prepare_train_inputs, "prepare-train-inputs", {}),
-    (regime_pilot, "regime-pilot", {}),
-    (evolve_island, "evolve-island", {"task_run_name": "island-{island}-epoch-{epoch}"}),
-    (regime_scores, "regime-scores", {}),
-)}
-
-
-def prefect_submit(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Submit ``fn`` as its Prefect task to the current flow's task runner under its policy
-    (tasks.orchestration.policies.submit: transient failures re-submitted with backoff, bad input not); returns a
-    GuardedFuture, which may be passed to later calls."""
-    return submit_under_policy(_TASKS[fn], *args, **kwargs)
-
-
 def run_evolution(run: RunDir, market: MarketData, windows: RunWindows, config: RunConfig, *,
                   on_event: EventSink | None = None, submit: Submit | None = None,
                   scope: SafetyScope = DEFAULT_SCOPE) -> dict:
@@ -302,7 +262,7 @@ def run_evolution(run: RunDir, market: MarketData, windows: RunWindows, config: 
     updated at every epoch.
     """
     in_flow = FlowRunContext.get() is not None
-    submit = submit or (prefect_submit if in_flow else inline_submit)
+    submit = submit or default_submit()
     sinks = [s for s in (on_event, PrefectArtifacts(run.run_id) if in_flow else None) if s is not None]
     coins = tuple(c.coin for c in market.coins)
     plan = evolve_plan(config, len(coins))

@@ -1,10 +1,12 @@
 """A unit of work's retry and time-limit policy, attached to the function itself.
 
-    @retry_policy(Policy("ray", retries=3, timeout_s=3600))
+    @retry_policy(Policy("ray", retries=3, timeout_s=3600), run_name="island-{island}-epoch-{epoch}")
     def evolve_island(...): ...
 
 tasks.orchestration.policies reads it where the work is submitted (``policy_of``); a function without one gets
 ``DEFAULT_POLICY``. The policy travels with the function, so renaming the function cannot detach it.
+``run_name`` (optional) names each run of the work in the Prefect UI, a template over its parameters
+(tasks.orchestration.submitters).
 No Prefect or Ray here: the lowest modules (the market store's loader) declare their policy too.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from tasks.orchestration.breakers import Component
 
-__all__ = ["DEFAULT_POLICY", "Policy", "policy_of", "retry_policy"]
+__all__ = ["DEFAULT_POLICY", "Policy", "policy_of", "retry_policy", "run_name_of"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,11 +43,12 @@ class Policy(NamedTuple):
 DEFAULT_POLICY = Policy(None, retries=1)
 
 
-def retry_policy(policy: Policy) -> Callable[[F], F]:
-    """Attach ``policy`` to the decorated function."""
+def retry_policy(policy: Policy, *, run_name: str | None = None) -> Callable[[F], F]:
+    """Attach ``policy`` (and the UI's ``run_name`` template, if given) to the decorated function."""
 
     def attach(fn: F) -> F:
         fn.retry_policy = policy  # type: ignore[attr-defined]
+        fn.run_name = run_name  # type: ignore[attr-defined]
         return fn
 
     return attach
@@ -55,3 +58,8 @@ def policy_of(work: Any) -> Policy:
     """The policy of a function, or of the function a Prefect task runs (``task.fn``)."""
     fn = getattr(work, "fn", work)
     return getattr(fn, "retry_policy", DEFAULT_POLICY)
+
+
+def run_name_of(fn: Any) -> str | None:
+    """The Prefect UI's name template for each run of ``fn``; None = Prefect's own."""
+    return getattr(fn, "run_name", None)

@@ -33,7 +33,6 @@ from tasks.orchestration.safety import SafetyScope
 from tasks.run.config import RunConfig
 from tasks.run.run_dir import STAGES, RunDir, code_digest
 from tasks.serialize.candidates import serialize_run
-from tasks.validate.batches import scoped_batches
 from tasks.validate.stage import validate_run
 
 __all__ = ["STAGE_TIME_SHARE", "StageContext", "deploy", "evolve", "run_stage", "serialize",
@@ -90,7 +89,7 @@ def _written(run: RunDir, *paths: Path) -> dict[str, str]:
 
 
 def _evolve(ctx: StageContext) -> dict:
-    # Islands go to the flow's task runner under their policy (tasks.evolve.evolution.prefect_submit), their
+    # Islands go to the flow's task runner under their policy (tasks.orchestration.submitters), their
     # evaluations under the run's safety scope; violation events reach the resilience log through on_event.
     summary = run_evolution(ctx.run, ctx.market, ctx.windows, ctx.config, on_event=ctx.on_event, scope=ctx.scope)
     return {"summary": summary, "artifacts": _written(ctx.run, ctx.run.evolved, ctx.run.events)}
@@ -104,8 +103,7 @@ def _serialize(ctx: StageContext) -> dict:
 
 
 def _validate(ctx: StageContext) -> dict:
-    table = validate_run(ctx.run, ctx.market, ctx.windows, ctx.config,
-                         run_batches=scoped_batches(ctx.scope, ctx.on_event))
+    table = validate_run(ctx.run, ctx.market, ctx.windows, ctx.config, scope=ctx.scope, on_event=ctx.on_event)
     return {"summary": {"validated": len(table), "passed": int(table["passed"].sum()) if len(table) else 0},
             "artifacts": _written(ctx.run, ctx.run.validated)}
 

@@ -45,10 +45,7 @@ class Candidate(NamedTuple):
 
     def targets(self, market: Market, stop: int | None = None) -> np.ndarray:
         """Target positions of bars 0..stop-1 computed from those bars only (the kernel's positions)."""
-        out = positions(market, self.family, self.genes, stop)
-        if self.is_ensemble:
-            out = 0.5 * (out + positions(market, self.family_b, self.genes_b, stop))
-        return out
+        return positions(market, self.family, self.genes, stop, family_b=self.family_b, genes_b=self.genes_b)
 
     def kernel_metrics(self, market: Market, bounds: np.ndarray, costs: Costs) -> np.ndarray:
         """The fused kernel's metrics[K, N_METRICS] of this candidate over the segments of `bounds`."""

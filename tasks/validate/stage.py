@@ -11,10 +11,10 @@
 3. Venue (tasks.validate.gate3_venue): the survivors of gates 1-2 trade the live window through the exchange
    client against the loopback venue; the live return must track the replay engine's expectation.
 
-Candidates travel in at most ``concurrency`` coarse batches, one Prefect task each, on whatever task
-runner the flow chose (Ray in the pipeline): first gates 1-2 for every candidate, then gate 3 for the
-survivors. The significance test over the whole set and the judging run once the batches are back. A
-candidate whose validation raises fails with the error as its reason; the others go on.
+Candidates travel in at most ``concurrency`` coarse batches (tasks.validate.batches), one Prefect task each,
+on whatever task runner the flow chose (Ray in the pipeline): first gates 1-2 for every candidate, then
+gate 3 for the survivors. The significance test over the whole set and the judging run once the batches
+are back. A candidate whose validation raises fails with the error as its reason; the others go on.
 
 Scores: each gate's score is the mean over its criteria of min(1, achieved / required) (for the
 drawdown, limit / achieved), capped at 0.69 when a criterion fails; a hard failure (look-ahead, trade
@@ -23,10 +23,10 @@ every gate of the mode performed and passed, and overall >= min_score.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,97 +35,36 @@ from exchange.atomic import write_parquet_atomic
 from tasks.market.source import MarketData
 from tasks.market.store import interval_timedelta
 from tasks.market.windows import RunWindows
-from tasks.orchestration.retry_policy import Policy, retry_policy
+from tasks.orchestration.events import EventSink
+from tasks.orchestration.safety import DEFAULT_SCOPE, SafetyScope
+from tasks.orchestration.submitters import Submit, default_submit
 from tasks.run.config import RunConfig, ValidationConfig
 from tasks.run.run_dir import RunDir
-from tasks.validate.candidate import Candidate, ValidationInputs, candidates_from_frame, prepare_validation_inputs
-from tasks.validate.gate1_backtest import (backtest_candidate, candidate_significance, lookahead_leaks,
-                                           significance_returns)
+from tasks.validate.batches import MODE_GATES, run_batches
+from tasks.validate.candidate import Candidate, candidates_from_frame
+from tasks.validate.gate1_backtest import candidate_significance
 from tasks.validate.gate1_significance import MIN_DAYS
-from tasks.validate.gate2_replay import replay_candidate
-from tasks.validate.gate3_venue import gate3_candidate, gate3_venue
+from tasks.validate.gate3_venue import gate3_venue
 
-__all__ = ["GATE_WEIGHTS", "MODE_GATES", "BatchResult", "inline_batches", "validate_batch",
-           "validate_run", "venue_batch"]
+__all__ = ["GATE_WEIGHTS", "MODE_GATES", "validate_run"]
 
 log = logging.getLogger(__name__)
 GATE_WEIGHTS = {"gate1": 0.5, "gate2": 0.3, "gate3": 0.2}
-MODE_GATES = {"minimal": ("gate1",), "fast": ("gate1", "gate2"), "full": ("gate1", "gate2", "gate3")}
 GATE3_HOURLY_ONLY = "gate 3 (venue) not performed: the loopback venue replays hourly bars only"
 FAILED_SCORE_CAP = 0.69
 
 
-class BatchResult(NamedTuple):
-    """Per candidate of a batch: its gate values (a dict) and its significance-window returns (None on error)."""
-
-    rows: list[dict]
-    returns: list[np.ndarray | None]
-
-
-def validate_batch(candidates: list[Candidate], inputs: ValidationInputs, config: ValidationConfig) -> BatchResult:
-    """Gate 1's per-candidate work and, in fast / full mode, gate 2, for each candidate of the batch."""
-    rows, returns = [], []
-    for candidate in candidates:
-        coin = inputs.coins[candidate.coin]
-        row: dict = {"strategy_id": candidate.strategy_id, "error": ""}
-        per_bar = None
-        try:
-            metrics = backtest_candidate(candidate, coin, inputs.costs)
-            per_bar = significance_returns(candidate, coin, inputs.costs, config.significance_window)
-            leaks = lookahead_leaks(candidate, coin, config.lookahead_cuts)
-            row.update(metrics, gate1_lookahead_leaks=len(leaks),
-                       lookahead_first=coin.bar_time(leaks[0]) if leaks else "")
-            if "gate2" in MODE_GATES[config.mode]:
-                row.update(replay_candidate(candidate, coin, inputs.costs))
-        except Exception as exc:  # noqa: BLE001 - one broken candidate must not sink the others
-            log.exception("validating %s failed", candidate.strategy_id)
-            row["error"] = f"{type(exc).__name__}: {exc}"
-            per_bar = None
-        rows.append(row)
-        returns.append(per_bar)
-    return BatchResult(rows, returns)
-
-
-def venue_batch(candidates: list[Candidate], inputs: ValidationInputs, config: ValidationConfig) -> list[dict]:
-    """Gate 3 for each candidate of the batch: gate3_* values, or the error that stopped it."""
-    rows = []
-    for candidate in candidates:
-        row: dict = {"strategy_id": candidate.strategy_id, "gate3_error": ""}
-        try:
-            row.update(gate3_candidate(candidate, inputs.coins.get(candidate.coin), inputs.costs, config))
-        except Exception as exc:  # noqa: BLE001 - one broken candidate must not sink the others
-            log.exception("gate 3 of %s failed", candidate.strategy_id)
-            row["gate3_error"] = f"{type(exc).__name__}: {exc}"
-        rows.append(row)
-    return rows
-
-
-@retry_policy(Policy("ray", retries=2, timeout_s=900))
-def prepare_live_inputs(market: MarketData, windows: RunWindows, config: RunConfig) -> ValidationInputs:
-    """Gate 3's inputs: the bars through the end of the live window."""
-    return prepare_validation_inputs(market, windows, config, through="live")
-
-
-# Each kind of batch work: how its shared inputs are built, and what one batch does with them.
-_WORK = {"gates12": (prepare_validation_inputs, validate_batch), "gate3": (prepare_live_inputs, venue_batch),
-         "testnet": (prepare_live_inputs, venue_batch)}
-
-RunBatches = Callable[[str, list[list[Candidate]], MarketData, RunWindows, RunConfig], list]
-
-
-def inline_batches(work: str, batches: list[list[Candidate]], market: MarketData, windows: RunWindows,
-                   config: RunConfig) -> list:
-    """The same work in this process, batch after batch (tests, scripts)."""
-    prepare, batch = _WORK[work]
-    inputs = prepare(market, windows, config)
-    return [batch(b, inputs, config.validation) for b in batches]
-
-
 def validate_run(run: RunDir, market: MarketData, windows: RunWindows, config: RunConfig, *,
-                 run_batches: RunBatches) -> pd.DataFrame:
+                 scope: SafetyScope = DEFAULT_SCOPE, submit: Submit | None = None,
+                 on_event: EventSink | None = None) -> pd.DataFrame:
     """Read candidates.parquet, validate every candidate, write validated.parquet (one row each) and the
-    run-level statistics into the manifest under ``validation``."""
+    run-level statistics into the manifest under ``validation``.
+
+    Each batch runs under ``scope``, through ``submit`` (default: tasks.orchestration.submitters.default_submit);
+    ``on_event`` hears of each finished batch (tasks.validate.batches.run_batches)."""
     started = time.perf_counter()
+    work = functools.partial(run_batches, market=market, windows=windows, config=config,
+                             submit=submit or default_submit(), scope=scope, on_event=on_event)
     settings = config.validation
     candidates = pd.read_parquet(run.candidates)
     summary: dict = {"mode": settings.mode, "gates": list(MODE_GATES[settings.mode]), "candidates": len(candidates)}
@@ -135,13 +74,13 @@ def validate_run(run: RunDir, market: MarketData, windows: RunWindows, config: R
         table = candidates.assign(overall_score=[], passed=[], reasons=[], gates_performed=[])
     else:
         members = candidates_from_frame(candidates)
-        results = run_batches("gates12", _batches(members, settings.concurrency), market, windows, config)
+        results = work("gates12", _batches(members, settings.concurrency))
         rows = [row for r in results for row in r.rows]
         returns = [x for r in results for x in r.returns]
         gates = pd.DataFrame(rows).set_index("strategy_id").loc[candidates["strategy_id"]].reset_index(drop=True)
         table, stats = _judge(candidates.join(gates), returns, _bars_per_day(market.interval), config)
         if "gate3" in MODE_GATES[settings.mode]:
-            table = _gate3(table, members, market, windows, config, run_batches)
+            table = _gate3(table, members, market.interval, settings, work)
             if "gate3_start_ms" in table and table["gate3_start_ms"].notna().any():
                 summary["gate3_span_ms"] = [int(table["gate3_start_ms"].min()), int(table["gate3_end_ms"].max())]
         table = _overall(table, settings)
@@ -161,21 +100,21 @@ def _batches(members: list[Candidate], concurrency: int) -> list[list[Candidate]
     return [[members[i] for i in chunk] for chunk in chunks if len(chunk)]
 
 
-def _gate3(table: pd.DataFrame, members: list[Candidate], market: MarketData, windows: RunWindows,
-           config: RunConfig, run_batches: RunBatches) -> pd.DataFrame:
-    """Gate 3 for the survivors of gates 1-2; the others get its columns with the reason it did not run."""
-    settings = config.validation
+def _gate3(table: pd.DataFrame, members: list[Candidate], interval: str, settings: ValidationConfig,
+           work: Callable[[str, list[list[Candidate]]], list]) -> pd.DataFrame:
+    """Gate 3 for the survivors of gates 1-2 (``work(kind, batches)`` runs the batches); the others get its
+    columns with the reason it did not run."""
     survivors = table["gate1_pass"].to_numpy(bool) & table["gate2_pass"].to_numpy(bool)
     passed, scores = np.zeros(len(table), dtype=bool), np.zeros(len(table))
     reasons = np.where(survivors, "", "not run: an earlier gate failed").astype(object)
-    if market.interval != "1h":
+    if interval != "1h":
         reasons[survivors] = GATE3_HOURLY_ONLY
     elif survivors.any():
         chosen = [m for m, ok in zip(members, survivors) if ok]
         # Forward sessions share one testnet wallet, so they trade one after another in a single batch.
-        work, batches = (("testnet", [chosen]) if settings.testnet else
+        kind, batches = (("testnet", [chosen]) if settings.testnet else
                          ("gate3", _batches(chosen, settings.concurrency)))
-        rows = [r for batch in run_batches(work, batches, market, windows, config) for r in batch]
+        rows = [r for batch in work(kind, batches) for r in batch]
         table = table.join(pd.DataFrame(rows).set_index("strategy_id"), on="strategy_id")
         for i in np.flatnonzero(survivors):
             passed[i], scores[i], reasons[i] = _judge_gate3(table.iloc[i], settings)

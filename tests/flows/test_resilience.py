@@ -46,7 +46,7 @@ from flows.pipeline import _route_event
 from flows.ray_runner import UceRayTaskRunner
 from kernels.archive import empty_archive
 from kernels.families import N_FAMILIES
-from tasks.evolve.evolution import IslandState, evolve_island, evolve_plan, initial_islands, prefect_submit
+from tasks.evolve.evolution import IslandState, evolve_island, evolve_plan, initial_islands
 from tasks.evolve.train_inputs import prepare_train_inputs
 from tasks.market.source import load_market_data
 from tasks.market.store import MarketStore
@@ -57,11 +57,12 @@ from tasks.orchestration.retry_policy import Policy
 from tasks.orchestration.safety import SafetyScope
 from tasks.orchestration.stages import StageContext, run_stage
 from tasks.orchestration.stages import evolve as evolve_stage
+from tasks.orchestration.submitters import prefect_submit
 from tasks.report.report_json import write_report
 from tasks.run.config import EvolveConfig, RunConfig
 from tasks.run.config import test_mode_config as small_run_config  # not test_*: pytest would collect it
 from tasks.run.run_dir import RunDir
-from tasks.validate.batches import scoped_venue_batch
+from tasks.validate.batches import venue_batch
 
 RUN = "faults"
 TIMEOUT_S = 900
@@ -172,7 +173,7 @@ def venues(monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setattr(gate_venue, "Venue", venue)
     monkeypatch.setattr(gate_venue, "ExchangeSettings", settings)
-    monkeypatch.setattr(scoped_venue_batch, "retry_policy", Policy("venue", retries=3, backoff_s=0.05))
+    monkeypatch.setattr(venue_batch, "retry_policy", Policy("venue", retries=3, backoff_s=0.05))
     return made, faults
 
 

@@ -75,6 +75,18 @@ def test_ensembles_average_their_members_targets_and_stop_on_member_a(market):
     np.testing.assert_array_equal(evaluate(market, families, genes, bounds, COSTS)[ordinary], expected[ordinary])
 
 
+def test_an_ensembles_positions_are_the_mean_of_its_members_positions(market):
+    """positions() of an ensemble (validation's look-ahead test and the paper trader read it) is the target
+    evaluate() trades: the mean of both members' sized targets."""
+    families, genes = _population(seed=6, per_family=1)
+    rng = np.random.default_rng(7)
+    for family, g, family_b, g_b in zip(families, genes, rng.permutation(families), rng.uniform(size=genes.shape)):
+        members = 0.5 * (positions(market, family, g, 1200) + positions(market, family_b, g_b, 1200))
+        np.testing.assert_array_equal(positions(market, family, g, 1200, family_b=family_b, genes_b=g_b), members)
+    with pytest.raises(ValueError, match="genes_b are missing"):
+        positions(market, families[0], genes[0], family_b=families[1])
+
+
 @pytest.mark.parametrize("poison", [np.nan, 1e300, -1.0, 0.0])
 def test_evaluate_never_reads_after_the_last_bound(market, poison):
     families, genes = _population(seed=1)

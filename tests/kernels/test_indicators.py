@@ -153,55 +153,19 @@ def test_rsi_edge_values():
     assert _run(ind.rsi_1d_nb, up[::-1].copy(), 14, n=29)[-1] == 0.0
 
 
-def _atr_loop(high, low, close, window):
-    tr = high - low
-    tr[1:] = np.maximum.reduce([tr[1:], np.abs(high[1:] - close[:-1]), np.abs(low[1:] - close[:-1])])
-    out = np.full(len(close), np.nan)
-    if len(close) < window:
-        return out
-    out[window - 1] = tr[:window].mean()
-    for t in range(window, len(close)):
-        out[t] = (out[t - 1] * (window - 1) + tr[t]) / window
-    return out
-
-
-@pytest.mark.parametrize("window", [1, 7, 30, N, N + 2])
-def test_atr_matches_wilder_loop(window):
-    _, high, low, close, _ = _series()
-    _close(_run(ind.atr_1d_nb, high, low, close, window), _atr_loop(high, low, close, window), rtol=1e-9)
-
-
-@pytest.mark.parametrize("k_window,d_window", [(1, 1), (14, 3), (30, 10), (N, 2), (N + 1, 3)])
-def test_stochastic_matches_pandas(k_window, d_window):
+@pytest.mark.parametrize("k_window", [1, 14, 30, N, N + 1])
+def test_percent_k_of_the_rolling_range_matches_pandas(k_window):
+    """The stochastic family's %K: 100 (close - lowest low) / (highest high - lowest low)."""
     _, high, low, close, _ = _series()
     hh = pd.Series(high).rolling(k_window).max()
     ll = pd.Series(low).rolling(k_window).min()
-    k = 100 * (close - ll) / (hh - ll)
-    out_k, out_d = _run(ext.stochastic_1d_nb, high, low, close, k_window, d_window, n_out=2)
-    _close(out_k, k, rtol=1e-12)
-    _close(out_d, k.rolling(d_window).mean(), rtol=1e-9)
+    highest, lowest = _run(ext.rolling_max_min_1d_nb, high, low, k_window, n_out=2)
+    _close(_run(ext.percent_k_1d_nb, highest, lowest, close), 100 * (close - ll) / (hh - ll), rtol=1e-12)
 
 
-def test_stochastic_flat_range_is_50():
+def test_percent_k_of_a_flat_range_is_50():
     flat = np.ones(20)
-    out_k, _ = _run(ext.stochastic_1d_nb, flat, flat, flat, 5, 3, n_out=2, n=20)
-    assert (out_k[4:] == 50.0).all()
-
-
-@pytest.mark.parametrize("windows", [(9, 26, 52, 26), (7, 20, 40, 20), (1, 1, 1, 0), (12, 34, 80, N)])
-def test_ichimoku_matches_pandas_and_lags_the_cloud(windows):
-    tenkan_w, kijun_w, senkou_w, disp = windows
-    _, high, low, _, _ = _series()
-    h, lo = pd.Series(high), pd.Series(low)
-
-    def mid(w):
-        return (h.rolling(w).max() + lo.rolling(w).min()) / 2
-
-    tenkan, kijun, span_a, span_b = _run(ext.ichimoku_1d_nb, high, low, tenkan_w, kijun_w, senkou_w, disp, n_out=4)
-    _close(tenkan, mid(tenkan_w), rtol=1e-12)
-    _close(kijun, mid(kijun_w), rtol=1e-12)
-    _close(span_a, ((mid(tenkan_w) + mid(kijun_w)) / 2).shift(disp), rtol=1e-12)  # shift(+d): value from d bars AGO
-    _close(span_b, mid(senkou_w).shift(disp), rtol=1e-12)
+    assert (_run(ext.percent_k_1d_nb, flat, flat, flat, n=20) == 50.0).all()
 
 
 def _vwap_loop(price, volume, window):
@@ -256,18 +220,6 @@ def test_vwap_is_nan_while_the_window_has_no_volume():
     volume = np.array([1.0, 0, 0, 0, 0, 2.0, 0, 0, 0, 0])
     vwap, _ = _vwap_from_sums(price, volume, 3)
     assert np.isnan(vwap[[3, 4, 8, 9]]).all() and vwap[5] == 6.0 and vwap[7] == 6.0
-
-
-@pytest.mark.parametrize("window,width", [(2, 1.0), (20, 2.0), (60, 3.0), (N + 1, 2.0)])
-def test_bollinger_matches_pandas(window, width):
-    close = _series()[3]
-    s = pd.Series(close).rolling(window)
-    mid, std = s.mean(), s.std(ddof=0)
-    middle, upper, lower, pct_b = _run(ind.bollinger_1d_nb, close, window, width, n_out=4)
-    _close(middle, mid, rtol=1e-12)
-    _close(upper, mid + width * std, rtol=1e-10)
-    _close(lower, mid - width * std, rtol=1e-10)
-    _close(pct_b, (close - (mid - width * std)) / (2 * width * std), rtol=1e-6, atol=1e-6)
 
 
 def _nw_loop(x, h, kernel):

@@ -16,8 +16,7 @@ from kernels.ga.migration import migrate
 from kernels.ga.operators import init_population
 from kernels.metrics import M_SHARPE
 from tasks.evolve.evaluation import evaluate_genomes, kernel_market
-from tasks.evolve.evolution import (Evolution, IslandState, evolve_island, evolve_plan, initial_islands, inline_submit,
-                                    run_evolution)
+from tasks.evolve.evolution import Evolution, IslandState, evolve_island, evolve_plan, initial_islands, run_evolution
 from tasks.evolve.genome_table import REGIME_COLUMNS
 from tasks.evolve.lineage import ancestry
 from tasks.evolve.train_inputs import fold_metrics, prepare_train_inputs
@@ -25,6 +24,7 @@ from tasks.market.source import CoinData, MarketData
 from tasks.market.windows import RunWindows, bar_range, split_windows
 from tasks.orchestration.events import PrefectArtifacts
 from tasks.orchestration.safety import SafetyScope
+from tasks.orchestration.submitters import inline_submit
 from tasks.run.config import EvolveConfig, RunConfig, WindowConfig
 from tasks.run.run_dir import RunDir
 

@@ -150,15 +150,28 @@ def test_backoff_grows_and_is_capped() -> None:
     assert [policy.delay(k, random.Random(0)) for k in range(4)] == [1.0, 2.0, 4.0, 4.0]
 
 
-def test_the_evolve_stage_tasks_take_their_time_limits_from_the_policy_table() -> None:
-    """Islands and their inputs are Prefect tasks with their policy's time limit and no retries of their
-    own: retries happen where they are submitted
-    (tasks.evolve.evolution.prefect_submit -> tasks.orchestration.policies.submit)."""
-    from tasks.evolve.evolution import _TASKS
+def test_the_stages_work_runs_as_tasks_with_their_policys_time_limit() -> None:
+    """Islands, validation batches and their inputs are Prefect tasks with their policy's time limit and no
+    retries of their own: retries happen where they are submitted
+    (tasks.orchestration.submitters.prefect_submit -> tasks.orchestration.policies.submit)."""
+    from tasks.evolve.evolution import evolve_island
+    from tasks.evolve.regime_bias import regime_pilot, regime_scores
+    from tasks.evolve.train_inputs import prepare_train_inputs
+    from tasks.orchestration.submitters import work_task
+    from tasks.validate.batches import prepare_live_inputs, testnet_batch, validate_batch, venue_batch
+    from tasks.validate.candidate import prepare_validation_inputs
 
-    assert {fn.__name__ for fn in _TASKS} == {"prepare_train_inputs", "regime_pilot", "evolve_island",
-                                             "regime_scores"}
-    for fn, task in _TASKS.items():
+    work = (prepare_train_inputs, regime_pilot, evolve_island, regime_scores, prepare_validation_inputs,
+            prepare_live_inputs, validate_batch, venue_batch, testnet_batch)
+    tasks = {fn: work_task(fn) for fn in work}
+    assert {t.name for t in tasks.values()} == {"prepare-train-inputs", "regime-pilot", "evolve-island",
+                                                "regime-scores", "prepare-validation-inputs", "prepare-live-inputs",
+                                                "validate-batch", "venue-batch", "testnet-batch"}
+    assert tasks[evolve_island].task_run_name == "island-{island}-epoch-{epoch}"
+    for fn, task in tasks.items():
+        if fn is testnet_batch:  # a retry would trade every forward session again: no retries, no time limit
+            assert policy_for(task) == fn.retry_policy and policy_for(task).retries == 0
+            continue
         policy = policy_for(task)
         assert policy == fn.retry_policy and policy.timeout_s
         assert task.timeout_seconds == policy.timeout_s and task.retries == 0

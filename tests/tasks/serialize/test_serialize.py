@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,25 @@ def test_train_returns_are_the_kernel_returns_of_the_walk_forward_span(market):
         assert per_bar[:, j] == pytest.approx(alone[bounds[0] + 1:bounds[-1] + 1], abs=1e-15)
 
 
+def cscv_by_hand(returns: np.ndarray, splits: int) -> float:
+    """PBO (Bailey et al. 2017) written out: every half of the S blocks in sample, the in-sample best trial's
+    out-of-sample rank among N (ties shared), λ = logit(rank / (N + 1)); PBO = the share with λ <= 0."""
+    def sharpe(r: np.ndarray) -> np.ndarray:  # a flat trial (never in the market) has Sharpe 0
+        std = r.std(axis=0, ddof=1)
+        return np.divide(r.mean(axis=0), std, out=np.zeros(r.shape[1]), where=std > 0)
+
+    blocks = np.split(returns[len(returns) % splits:], splits)
+    n = returns.shape[1]
+    logits = []
+    for chosen in combinations(range(splits), splits // 2):
+        inside = np.concatenate([blocks[b] for b in chosen])
+        outside = np.concatenate([blocks[b] for b in range(splits) if b not in chosen])
+        best = int(np.argmax(sharpe(inside)))
+        rank = pd.Series(sharpe(outside)).rank(method="average").iloc[best]
+        logits.append(np.log(rank / (n + 1 - rank)))
+    return float(np.mean(np.array(logits) <= 0))
+
+
 def test_serialize_run_writes_candidates_with_train_statistics(tmp_path, market):
     run = RunDir(tmp_path / "run")
     run.root.mkdir(parents=True)
@@ -82,6 +102,8 @@ def test_serialize_run_writes_candidates_with_train_statistics(tmp_path, market)
     assert summary["candidates"] == len(candidates) == 6 and summary["n_trials"] == 10
     assert 1 <= summary["ideas"] <= 6 and summary["n_effective_trials"] <= 10
     assert 0.0 <= summary["pbo"] <= 1.0
+    per_bar = train_returns(candidates, prepare_train_inputs(market, split_windows(market, CONFIG.windows), CONFIG))
+    assert summary["pbo"] == pytest.approx(cscv_by_hand(per_bar, CONFIG.validation.pbo_splits))
     assert candidates["train_dsr"].between(0, 1).all()
     # Counting every trial deflates at least as much as the effective number.
     assert (candidates["train_dsr"] <= candidates["train_dsr_effective"] + 1e-12).all()

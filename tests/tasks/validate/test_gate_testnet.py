@@ -167,7 +167,7 @@ def test_testnet_batch_trades_sessions_back_to_back_beyond_the_scope_limit(monke
     """Forward sessions share one wallet: one batch, one after another, and the batch's time limit grows
     by the sessions' minutes (a 1 s scope would otherwise stop the second before it starts)."""
     from tasks.orchestration.safety import SafetyScope
-    from tasks.validate.batches import scoped_testnet_batch
+    from tasks.validate.batches import testnet_batch
     from tasks.validate.candidate import ValidationInputs
 
     monkeypatch.setenv(PRIVATE_KEY_ENV, KEY)
@@ -176,7 +176,7 @@ def test_testnet_batch_trades_sessions_back_to_back_beyond_the_scope_limit(monke
         config = ValidationConfig(testnet=True, testnet_url=server.url, testnet_minutes=2 / 60, testnet_poll_s=0.05,
                                   venue_capital=CAPITAL)
         inputs = ValidationInputs(coins={}, costs=COSTS)
-        done = scoped_testnet_batch([PLANTED, second], inputs, config, SafetyScope("tiny", 1.0, 1_000))
+        done = testnet_batch([PLANTED, second], inputs, config, SafetyScope("tiny", 1.0, 1_000))
         assert_idle(client_of(server))
     assert done.violation is None
     first, then = done.value

@@ -22,7 +22,9 @@ from tasks.run.config import RunConfig, ValidationConfig, WindowConfig
 from tasks.run.run_dir import RunDir
 from tasks.validate.candidate import Candidate, CoinInputs, ValidationInputs, prepare_validation_inputs
 from tasks.validate.gate2_replay import replay_candidate
-from tasks.validate.stage import inline_batches, validate_run
+from tasks.orchestration.submitters import inline_submit
+from tasks.validate.batches import validate_batch
+from tasks.validate.stage import validate_run
 
 
 def row(strategy_id: str, family: str, genes, family_b: str | None = None, genes_b=None) -> dict:
@@ -51,11 +53,11 @@ def make_run(tmp_path, rows: list[dict]) -> RunDir:
     return run
 
 
-def validate(tmp_path, market: MarketData, rows: list[dict], mode: str = "fast", run_batches=inline_batches,
+def validate(tmp_path, market: MarketData, rows: list[dict], mode: str = "fast", submit=inline_submit,
              **settings) -> tuple[pd.DataFrame, dict]:
     config = RunConfig(run_id="t", validation=ValidationConfig(mode=mode, min_trades=20, **settings))
     run = make_run(tmp_path, rows)
-    table = validate_run(run, market, split_windows(market, config.windows), config, run_batches=run_batches)
+    table = validate_run(run, market, split_windows(market, config.windows), config, submit=submit)
     assert pd.read_parquet(run.validated)["strategy_id"].tolist() == [r["strategy_id"] for r in rows]
     return table.set_index("strategy_id"), json.loads(run.manifest_path.read_text())["validation"]
 
@@ -127,10 +129,12 @@ class PeekingCandidate(Candidate):
 
 
 def test_a_look_ahead_strategy_is_rejected(tmp_path, sine):
-    def peeking(work, batches, *args):
-        return inline_batches(work, [[PeekingCandidate(*c) for c in batch] for batch in batches], *args)
+    def peeking(fn, *args, **kwargs):
+        if fn is validate_batch:
+            args = ([PeekingCandidate(*c) for c in args[0]], *args[1:])
+        return inline_submit(fn, *args, **kwargs)
 
-    table, _ = validate(tmp_path, sine, [row("planted", *PLANTED)], run_batches=peeking)
+    table, _ = validate(tmp_path, sine, [row("planted", *PLANTED)], submit=peeking)
     planted = table.loc["planted"]
     assert not planted["passed"] and not planted["gate1_pass"] and planted["gate1_score"] == 0.0
     assert planted["gate1_reasons"].startswith("look-ahead: positions change when later bars are removed")
@@ -150,19 +154,20 @@ def test_a_broken_candidate_fails_alone(tmp_path, sine):
 def test_candidates_travel_in_at_most_concurrency_batches(tmp_path, sine):
     seen = []
 
-    def recording(work, batches, *args):
-        seen.append([len(b) for b in batches])
-        return inline_batches(work, batches, *args)
+    def recording(fn, *args, **kwargs):
+        if fn is validate_batch:
+            seen.append(len(args[0]))
+        return inline_submit(fn, *args, **kwargs)
 
-    validate(tmp_path, sine, random_rows(7, seed=4), mode="minimal", run_batches=recording, concurrency=3)
-    assert seen == [[3, 2, 2]]
+    validate(tmp_path, sine, random_rows(7, seed=4), mode="minimal", submit=recording, concurrency=3)
+    assert seen == [3, 2, 2]
 
 
 def test_no_candidates_writes_an_empty_table(tmp_path, sine):
     config = RunConfig(run_id="t")
     run = make_run(tmp_path, [row("x", *PLANTED)])
     pd.DataFrame(columns=["strategy_id", "coin", "family"]).to_parquet(run.candidates)
-    table = validate_run(run, sine, split_windows(sine, config.windows), config, run_batches=inline_batches)
+    table = validate_run(run, sine, split_windows(sine, config.windows), config, submit=inline_submit)
     assert table.empty and run.manifest()["validation"]["candidates"] == 0
 
 
@@ -249,7 +254,7 @@ def test_too_few_days_for_the_significance_test_is_said_and_nothing_passes(tmp_p
     config = RunConfig(run_id="t", validation=ValidationConfig(mode="fast", min_trades=0),
                        windows=WindowConfig(fractions=(0.88, 0.04, 0.03, 0.05)))
     run = make_run(tmp_path, [row("planted", *PLANTED)])
-    table = validate_run(run, market, split_windows(market, config.windows), config, run_batches=inline_batches)
+    table = validate_run(run, market, split_windows(market, config.windows), config, submit=inline_submit)
     summary = run.manifest()["validation"]
     assert summary["significance"]["skipped"] == "only 5 days on validation+replay, the test needs 8"
     assert not table["passed"].iat[0]
