@@ -152,7 +152,7 @@ def ultra_compressed_evolution(
     run.update_manifest(run_id=config.run_id, status="running", code_version=code_version(),
                         parameters=config.model_dump(mode="json"), orchestration=options.model_dump(),
                         config_file=config_file_record(config_file) if config_file else None)
-    with _executing(run, config, STAGES, rerun=False) as stage:
+    with _executing(run, config, tuple(t.name for t in PIPELINE), rerun=False) as stage:
         stage(evolve)
         stage(serialize)
         stage(validate)
@@ -218,10 +218,10 @@ def rerun_stage(run_id: str, stage: StageName = "validate", only: bool = False, 
     config = config.model_copy(
         update={"ray_address": ray_address or None, "workers": workers or manifest["parameters"].get("workers")})
     stage_tasks = PIPELINE[index:index + 1] if only else PIPELINE[index:]
-    with _executing(run, config, tuple(t.name for t in stage_tasks), rerun=True, force=force) as stage:
+    with _executing(run, config, tuple(t.name for t in stage_tasks), rerun=True, force=force) as run_one:
         for stage_task in stage_tasks:
-            stage(stage_task)
-    return stage.report
+            run_one(stage_task)
+    return run_one.report
 
 
 def _check_inputs(run: RunDir, stage: str, *, force: bool) -> None:
@@ -293,7 +293,8 @@ def _executing(run: RunDir, config: RunConfig, planned: tuple[str, ...], *, reru
     resilience = ResilienceLog(run, board)
     run.update_manifest(status="running", prefect={"flow_run_id": str(flow_run.id), "flow_run_name": flow_run.name},
                         started=run.manifest().get("started") or started, process=current_process())
-    cpus, stages = 0, None
+    cpus = 0
+    stages: _Stages | None = None
     try:
         cpus = start_ray(config.ray_address, config.workers)
         _check_cost(run, config, options, cpus)
@@ -308,10 +309,10 @@ def _executing(run: RunDir, config: RunConfig, planned: tuple[str, ...], *, reru
             stages = _Stages(ctx, resilience, progress, root / "cache", rerun=rerun)
             yield stages
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through the CLI: `uce run --resume` continues it
-        _finish(run, "interrupted", started, stages.seconds if stages else 0.0, cpus, price)
+        _finish(run, "interrupted", started, stages.seconds if stages is not None else 0.0, cpus, price)
         raise
     except BaseException:
-        _finish(run, "failed", started, stages.seconds if stages else 0.0, cpus, price)
+        _finish(run, "failed", started, stages.seconds if stages is not None else 0.0, cpus, price)
         raise
     done = all(run.manifest().get("stages", {}).get(s, {}).get("status") == "completed" for s in STAGES)
     stages.report = _finish(run, "completed" if done else "partial", started, stages.seconds, cpus, price)

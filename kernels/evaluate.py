@@ -5,8 +5,9 @@
     returns(market, families, genes, bounds, costs)  -> float64[S, N]   (per-bar returns, a few genomes)
 
 Ensembles: evaluate/returns take keyword-only `families_b` (int64[S], -1 = ordinary genome) and `genes_b`
-(float64[S, N_GENES]); an ensemble's target is the mean of its two members' targets (each with its own
-leverage and long-only clipping) and its stops are member a's, as kernels.ga.population describes.
+(float64[S, N_GENES]), positions takes `family_b` and `genes_b`; an ensemble's target is the mean of its two
+members' targets (each with its own leverage and long-only clipping) and its stops are member a's, as
+kernels.ga.population describes.
 
 Honesty: the market is sliced to bars 0..bounds[-1] before anything runs, so no later bar can leak into
 the metrics; each family only reads bars 0..t for its position at t (tests/kernels/test_lookahead.py).

@@ -4,8 +4,8 @@ Every function fills preallocated `out` arrays (length N, float64) and returns n
 the first full window are NaN ("warm-up"). Windows longer than the data give all-NaN outputs.
 Inputs are assumed finite (market arrays are NaN-free); running sums are updated in O(1) per bar
 wherever the maths allows, so every indicator is O(N) except the Nadaraya-Watson estimate (O(N * m),
-m the kernel's support). Rolling highs and lows, and the indicators built on them (stochastic, Ichimoku),
-are in kernels.rolling_extremes.
+m the kernel's support). Rolling highs and lows, and the %K and midpoints built on them, are in
+kernels.rolling_extremes.
 
 Speed notes that apply throughout (numba 0.68): x[t - k] with a signed index pays a wraparound test
 that also blocks vectorisation, so hot loops read aligned views (x[k:], x[:n - k]) instead; a float

@@ -19,10 +19,10 @@ from tasks.evolve.evolution import run_evolution
 from tasks.market.source import load_market_data
 from tasks.market.store import MarketStore
 from tasks.market.windows import split_windows
+from tasks.orchestration.submitters import inline_submit
 from tasks.run.config import DeployConfig, EvolveConfig, RunConfig, ValidationConfig, WindowConfig
 from tasks.run.run_dir import RunDir
 from tasks.serialize.candidates import serialize_run
-from tasks.orchestration.submitters import inline_submit
 from tasks.validate.stage import validate_run
 
 N_BARS = 1800
@@ -35,8 +35,12 @@ LENIENT = dict(mode="fast", min_sharpe=-50.0, max_drawdown=1.0, min_win_rate=0.0
 LENIENT_RULES = {"approval": {"min_validation_sharpe": -50, "min_replay_sharpe": -50, "max_drawdown": 1.0,
                               "min_overall_score": 0.0, "min_criteria": 1},
                  "selection": {"max_correlation": 1.0}}
-RESILIENCE = {"events": [{"event": "retry", "task": "validate-gates12-batch", "attempt": 2,
-                          "error": "WorkerCrashedError: worker lost"}], "retries": 1}
+# As tasks.orchestration.resilience.ResilienceLog writes it: a validation batch's worker lost, then retried.
+RESILIENCE = {"state": "degraded", "failures": 1, "recovered": 1, "unrecovered": 0, "violations": 0, "breakers": {},
+              "events": [{"time": "2026-01-01T00:00:12.000+00:00", "event": "failure", "component": "ray",
+                          "type": "WorkerCrashedError", "message": "worker lost", "work": "validate_batch",
+                          "stage": "validate", "attempt": 1, "retrying": False, "recovered": True,
+                          "recovered_by": "retry"}]}
 # Manifest ``data_refresh`` records as tasks.market.refresh writes them: one that brought new bars, one that failed.
 REFRESHED = {"endpoint": "mainnet", "interval": "1h", "ok": True, "new_bars": 24,
              "coins": {"BTC": {"candles_added": 24, "candles_total": 1800, "funding_added": 24, "gaps": 0,

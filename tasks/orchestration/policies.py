@@ -20,7 +20,7 @@ Usage, in a flow::
         future = submit(with_policy(evolve_island_task), state, inputs, island=0, ...)   # a GuardedFuture
         result = future.result()                                                        # retried as its policy says
 
-``submit`` is how every stage submits its work (tasks.evolve.evolution's ``prefect_submit``, tasks.validate.batches);
+``submit`` is how every stage submits its work in a flow (through tasks.orchestration.submitters.prefect_submit);
 ``call(fn, ...)`` runs a function in this process under its policy (work done outside a flow run);
 ``with_policy(task)`` gives a Prefect task its policy's time limit; ``guarded(submit_fn)`` is what
 ``submit`` is built on, for a submitter other than a Prefect task's own.

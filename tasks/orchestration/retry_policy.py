@@ -62,4 +62,4 @@ def policy_of(work: Any) -> Policy:
 
 def run_name_of(fn: Any) -> str | None:
     """The Prefect UI's name template for each run of ``fn``; None = Prefect's own."""
-    return getattr(fn, "run_name", None)
+    return getattr(getattr(fn, "fn", fn), "run_name", None)

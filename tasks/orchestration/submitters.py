@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
 from tasks.orchestration.policies import GuardedFuture, call, submit, with_policy
-from tasks.orchestration.retry_policy import run_name_of
+from tasks.orchestration.retry_policy import Policy, policy_of, run_name_of
 
 __all__ = ["Submit", "default_submit", "inline_submit", "prefect_submit", "work_task"]
 
@@ -42,11 +42,15 @@ def inline_submit(fn: Callable, *args: Any, **kwargs: Any) -> _Done:
     return _Done(call(fn, *args, **kwargs))
 
 
-@functools.cache
 def work_task(fn: Callable) -> Task:
-    """The Prefect task that runs ``fn`` (module docstring)."""
-    name = fn.__name__.replace("_", "-")
-    return with_policy(task(name=name, cache_policy=NO_CACHE, task_run_name=run_name_of(fn))(fn))
+    """The Prefect task that runs ``fn`` under its policy as it is now (module docstring)."""
+    return _task(fn, policy_of(fn), run_name_of(fn))
+
+
+@functools.cache
+def _task(fn: Callable, policy: Policy, run_name: str | None) -> Task:
+    # Built once per function and policy: a policy changed at run time (a test's) gets its own task.
+    return with_policy(task(name=fn.__name__.replace("_", "-"), cache_policy=NO_CACHE, task_run_name=run_name)(fn))
 
 
 def prefect_submit(fn: Callable, *args: Any, **kwargs: Any) -> GuardedFuture:

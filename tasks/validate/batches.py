@@ -67,7 +67,8 @@ def _gates12(candidate: Candidate, inputs: ValidationInputs, config: ValidationC
             row.update(replay_candidate(candidate, coin, inputs.costs))
     except Exception as exc:  # noqa: BLE001 - one broken candidate must not sink the others
         log.exception("validating %s failed", candidate.strategy_id)
-        return BatchResult([{"strategy_id": candidate.strategy_id, "error": f"{type(exc).__name__}: {exc}"}], [None])
+        row["error"] = f"{type(exc).__name__}: {exc}"  # what was measured before the error stays in the row
+        return BatchResult([row], [None])
     return BatchResult([row], [per_bar])
 
 

@@ -60,8 +60,10 @@ def validate_run(run: RunDir, market: MarketData, windows: RunWindows, config: R
     """Read candidates.parquet, validate every candidate, write validated.parquet (one row each) and the
     run-level statistics into the manifest under ``validation``.
 
-    Each batch runs under ``scope``, through ``submit`` (default: tasks.orchestration.submitters.default_submit);
-    ``on_event`` hears of each finished batch (tasks.validate.batches.run_batches)."""
+    Each batch runs under ``scope`` and its retry policy, through ``submit`` (default:
+    tasks.orchestration.submitters.default_submit), in a flow or not: a gate-3 batch that meets a transient
+    venue error is retried, and fails the stage once its retries are spent. ``on_event`` hears of each
+    finished batch (tasks.validate.batches.run_batches)."""
     started = time.perf_counter()
     work = functools.partial(run_batches, market=market, windows=windows, config=config,
                              submit=submit or default_submit(), scope=scope, on_event=on_event)

@@ -18,12 +18,12 @@ from kernels.genome import GENE_DIRECTION, GENE_STOP_LOSS, GENE_TAKE_PROFIT, N_G
 from tasks.market.source import MarketData
 from tasks.market.store import epoch_ms
 from tasks.market.windows import split_windows
+from tasks.orchestration.submitters import inline_submit
 from tasks.run.config import RunConfig, ValidationConfig, WindowConfig
 from tasks.run.run_dir import RunDir
+from tasks.validate.batches import validate_batch
 from tasks.validate.candidate import Candidate, CoinInputs, ValidationInputs, prepare_validation_inputs
 from tasks.validate.gate2_replay import replay_candidate
-from tasks.orchestration.submitters import inline_submit
-from tasks.validate.batches import validate_batch
 from tasks.validate.stage import validate_run
 
 
