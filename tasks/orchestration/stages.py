@@ -31,7 +31,7 @@ from tasks.orchestration.events import EventSink
 from tasks.orchestration.resilience import ResilienceLog
 from tasks.orchestration.safety import SafetyScope
 from tasks.run.config import RunConfig
-from tasks.run.run_dir import STAGES, RunDir, code_digest
+from tasks.run.run_dir import STAGES, RunDir, artifact_problems, code_digest
 from tasks.serialize.candidates import serialize_run
 from tasks.validate.stage import validate_run
 
@@ -126,11 +126,6 @@ validate = task(name="validate", cache_key_fn=_key_fn("validate"), persist_resul
 deploy = task(name="deploy", cache_policy=NO_CACHE)(_deploy)  # never cached: it acts on the paper book
 
 
-def _on_disk(run: RunDir, artifacts: dict[str, str]) -> bool:
-    """Every artifact the cached result names is on disk with the recorded hash."""
-    return all((run.root / name).exists() and file_sha256(run.root / name) == sha for name, sha in artifacts.items())
-
-
 def run_stage(ctx: StageContext, stage_task: Task, *, resilience: ResilienceLog, cache: Path,
               refresh: bool = False) -> dict:
     """Run one of the four stage tasks (inside a flow), recording status, seconds, whether it came from the
@@ -147,12 +142,12 @@ def run_stage(ctx: StageContext, stage_task: Task, *, resilience: ResilienceLog,
         state = stage_task(ctx, return_state=True)
         out = state.result()
         cached = state.name == "Cached"
-        if cached and not _on_disk(run, out["artifacts"]):
+        if cached and artifact_problems(run.root, out["artifacts"], writer=stage):  # not on disk as cached
             out, cached = stage_task.with_options(refresh_cache=True)(ctx), False
     except BaseException as exc:
         run.record_stage(stage, "failed", seconds=time.perf_counter() - started, error=f"{type(exc).__name__}: {exc}")
         raise
     seconds = time.perf_counter() - started
-    run.record_stage(stage, "completed", seconds=seconds, artifacts=tuple(run.root / a for a in out["artifacts"]),
-                     cached=cached, summary=out["summary"])
+    run.record_stage(stage, "completed", seconds=seconds, artifacts=out["artifacts"], cached=cached,
+                     summary=out["summary"])
     return out | {"cached": cached, "seconds": seconds}

@@ -21,8 +21,8 @@ from typing import Any
 
 from exchange.atomic import file_sha256, write_json_atomic
 
-__all__ = ["RunDir", "STAGES", "code_digest", "code_version", "current_process", "new_run_id", "run_status",
-           "stage_input_problems"]
+__all__ = ["RunDir", "STAGES", "artifact_problems", "code_digest", "code_version", "current_process", "new_run_id",
+           "run_status", "stage_input_problems"]
 
 STAGES = ("evolve", "serialize", "validate", "deploy")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
@@ -89,15 +89,20 @@ def stage_input_problems(run: "RunDir", stage: str) -> list[str]:
     if index == 0:
         return []
     previous = STAGES[index - 1]
-    recorded = run.manifest().get("stages", {}).get(previous, {}).get("artifacts", {})
+    return artifact_problems(run.root, run.manifest().get("stages", {}).get(previous, {}).get("artifacts", {}),
+                             writer=previous)
+
+
+def artifact_problems(root: Path, recorded: dict[str, str], *, writer: str) -> list[str]:
+    """The artifacts of ``recorded`` ({path under ``root``: sha256}) that are missing or changed."""
     problems = []
     for name, sha in sorted(recorded.items()):
-        path = run.root / name
-        if not path.exists():
-            problems.append(f"{name} (written by {previous}) is missing")
-        elif file_sha256(path) != sha:
-            problems.append(f"{name} is not the file {previous} wrote (sha256 {file_sha256(path)[:12]}…, "
-                            f"recorded {sha[:12]}…)")
+        path = root / name
+        actual = file_sha256(path) if path.exists() else None
+        if actual is None:
+            problems.append(f"{name} (written by {writer}) is missing")
+        elif actual != sha:
+            problems.append(f"{name} is not the file {writer} wrote (sha256 {actual[:12]}…, recorded {sha[:12]}…)")
     return problems
 
 
@@ -159,15 +164,16 @@ class RunDir:
         return manifest
 
     def record_stage(self, stage: str, status: str, *, seconds: float | None = None,
-                     artifacts: tuple[Path, ...] = (), error: str | None = None, **extra: Any) -> None:
-        """Mark ``stage`` running / completed / failed, with its timing and the hashes of what it wrote."""
+                     artifacts: dict[str, str] | None = None, error: str | None = None, **extra: Any) -> None:
+        """Mark ``stage`` running / completed / failed, with its timing and what it wrote ({path under the
+        run folder: sha256}, as the stage hashed it)."""
         manifest = self.manifest()
         stages = manifest.setdefault("stages", {})
         entry: dict[str, Any] = {"status": status, "updated": time.time()}
         if seconds is not None:
             entry["seconds"] = round(seconds, 3)
         if artifacts:
-            entry["artifacts"] = {str(p.relative_to(self.root)): file_sha256(p) for p in artifacts}
+            entry["artifacts"] = dict(artifacts)
         if error:
             entry["error"] = error
         entry.update(extra)

@@ -7,9 +7,9 @@ safety scope (tasks.orchestration.safety): those left when the time limit passes
 reason, and the violation goes to the run's resilience log. A candidate whose work raises fails with the
 error as its reason; the others go on.
 
-A gate-3 row whose error is a transient exchange error (the venue unreachable, rate limiting, 5xx)
-fails the whole batch with that error, so that the batch is retried and the venue's breaker counts it;
-any other error stays the candidate's reason.
+A candidate whose gate 3 meets a transient exchange error (the venue unreachable, rate limiting, 5xx)
+fails the whole batch with that error at once, so that the batch is retried and the venue's breaker
+counts it; any other error stays the candidate's reason.
 
 With ``--testnet`` the survivors trade forward in real time, one after another on one wallet, in a single
 batch (``testnet_batch``): its time limit grows by the sessions' minutes, and its policy never retries
@@ -42,11 +42,6 @@ __all__ = ["MODE_GATES", "BatchResult", "prepare_live_inputs", "run_batches", "t
 log = logging.getLogger(__name__)
 MODE_GATES = {"minimal": ("gate1",), "fast": ("gate1", "gate2"), "full": ("gate1", "gate2", "gate3")}
 
-# Exchange errors by the class name a gate-3 row carries ("TransportError: ..."); errors.is_transient decides.
-_EXCHANGE_ERRORS = {cls.__name__: cls for cls in vars(errors).values()
-                    if isinstance(cls, type) and issubclass(cls, errors.ExchangeError)}
-
-
 class BatchResult(NamedTuple):
     """Per candidate of a batch: its gate values (a dict) and its significance-window returns (None on error)."""
 
@@ -73,11 +68,14 @@ def _gates12(candidate: Candidate, inputs: ValidationInputs, config: ValidationC
 
 
 def _gate3(candidate: Candidate, inputs: ValidationInputs, config: ValidationConfig) -> list[dict]:
-    """Gate 3's values for one candidate, or the error that stopped it."""
+    """Gate 3's values for one candidate, or the error that stopped it; a transient exchange error is raised
+    (the venue, not the candidate, failed: the batch's policy retries it)."""
     row: dict = {"strategy_id": candidate.strategy_id, "gate3_error": ""}
     try:
         row.update(gate3_candidate(candidate, inputs.coins.get(candidate.coin), inputs.costs, config))
     except Exception as exc:  # noqa: BLE001 - one broken candidate must not sink the others
+        if errors.is_transient(exc):
+            raise
         log.exception("gate 3 of %s failed", candidate.strategy_id)
         row["gate3_error"] = f"{type(exc).__name__}: {exc}"
     return [row]
@@ -97,18 +95,12 @@ def validate_batch(candidates: list[Candidate], inputs: ValidationInputs, config
 @retry_policy(Policy("venue", retries=3, backoff_s=2.0, timeout_s=3600))
 def venue_batch(candidates: list[Candidate], inputs: ValidationInputs, config: ValidationConfig,
                 scope: SafetyScope) -> Scoped:
-    """Gate 3 for each candidate, one at a time, within ``scope``'s time limit; raises the first transient
-    exchange error a candidate met (see the module docstring)."""
+    """Gate 3 for each candidate, one at a time, within ``scope``'s time limit; the first transient exchange
+    error a candidate meets fails the batch (see the module docstring)."""
     done = scoped_items(candidates, lambda c: _gate3(c, inputs, config),
                         lambda c, reason: [{"strategy_id": c.strategy_id, "gate3_error": reason}],
                         Deadline(scope), work="venue batch")
-    rows = [r for rows in done.value for r in rows]
-    for row in rows:
-        name, _, message = str(row.get("gate3_error", "")).partition(": ")
-        error = _EXCHANGE_ERRORS.get(name)
-        if error is not None and errors.is_transient(error(message)):
-            raise error(f"gate 3 of {row['strategy_id']}: {message}")
-    return Scoped(rows, done.violation)
+    return Scoped([r for rows in done.value for r in rows], done.violation)
 
 
 # Forward sessions on the testnet: bounded by --testnet-minutes each; a retry would trade them all again.

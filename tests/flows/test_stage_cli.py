@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from exchange.atomic import file_sha256
 from flows.cli import main
 from tasks.run.run_dir import RunDir, stage_input_problems
 
@@ -43,8 +44,9 @@ def serialized(tmp_path: Path) -> RunDir:
     for sid in ("a1", "b2"):
         (run.strategies / f"{sid}.json").write_text(json.dumps({"strategy_id": sid}))
     run.update_manifest(run_id="done", status="completed", parameters={"run_id": "done"})
+    written = (run.candidates, run.strategies / "a1.json", run.strategies / "b2.json")
     run.record_stage("serialize", "completed",
-                     artifacts=(run.candidates, run.strategies / "a1.json", run.strategies / "b2.json"))
+                     artifacts={str(p.relative_to(run.root)): file_sha256(p) for p in written})
     return run
 
 
